@@ -1,0 +1,132 @@
+//! `OcdeClient`: a Documents API endpoint plus token and settings.
+
+use super::boundary::{guard, guard_value, handle_arg, opt_str_arg, out_arg, str_arg, c_string};
+use super::OcdeStatus;
+use crate::client::Client;
+use crate::http::Timeouts;
+use std::ffi::{c_char, c_void};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Severity of a log message.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OcdeLogLevel {
+    /// Worth knowing, not a failure (e.g. a declared size that differs from the file received).
+    Warning = 1,
+    /// Diagnostic detail.
+    Info = 2,
+}
+
+/// Receives log messages. Called only on the thread that called the library function, inside
+/// that call. `message` is UTF-8, valid only during the call.
+pub type OcdeLogFn = Option<unsafe extern "C" fn(user_data: *mut c_void, level: OcdeLogLevel, message: *const c_char)>;
+
+struct LogSink {
+    f: unsafe extern "C" fn(*mut c_void, OcdeLogLevel, *const c_char),
+    user_data: *mut c_void,
+}
+// SAFETY: the sink is only ever invoked on the thread that is inside a library call made by the
+// host; the host promised (header) that `user_data` may be used from the threads it calls us on.
+unsafe impl Send for LogSink {}
+
+/// An opaque client of one CDE's Documents API. Create with `ocde_client_new`, free with
+/// `ocde_client_free`. Thread-safe: one client may serve several threads at once.
+pub struct OcdeClient {
+    pub(crate) client: Client,
+    log: Mutex<Option<LogSink>>,
+}
+
+impl OcdeClient {
+    /// Sends `messages` to the host's log callback, if one is set (on the calling thread).
+    pub(crate) fn log(&self, level: OcdeLogLevel, messages: &[String]) {
+        let sink = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(sink) = sink.as_ref() {
+            for m in messages {
+                let text = c_string(m);
+                // SAFETY: a host-provided function pointer, called as documented.
+                unsafe { (sink.f)(sink.user_data, level, text.as_ptr()) };
+            }
+        }
+    }
+}
+
+/// Creates a client for the Documents API at `documents_api_url` (e.g.
+/// `"https://cde.example.com/documents/1.0"`; http or https). On success `*out_client` receives a
+/// new client that the caller owns and frees with `ocde_client_free`; on failure it is not written.
+///
+/// # Safety
+/// `documents_api_url` is a NUL-terminated string; `out_client` points to writable storage.
+#[no_mangle]
+pub unsafe extern "C" fn ocde_client_new(documents_api_url: *const c_char, out_client: *mut *mut OcdeClient) -> OcdeStatus {
+    guard(|| {
+        let out = out_arg(out_client, "out_client")?;
+        let url = str_arg(documents_api_url, "documents_api_url")?;
+        let client = Client::new(url)?;
+        *out = Box::into_raw(Box::new(OcdeClient { client, log: Mutex::new(None) }));
+        Ok(OcdeStatus::Ok)
+    })
+}
+
+/// Frees a client. NULL is a no-op. Selections started from it stay valid (they share its
+/// settings internally). Must not be called while another thread is inside a call on this client.
+///
+/// # Safety
+/// `client` is NULL or a client from `ocde_client_new`, not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn ocde_client_free(client: *mut OcdeClient) {
+    if !client.is_null() {
+        guard_value((), || drop(Box::from_raw(client)));
+    }
+}
+
+/// Sets the bearer token sent as `Authorization: Bearer <token>` — only ever to the origin
+/// (scheme, host, port) of the documents API URL, never across a redirect to another origin or
+/// after a 303. NULL clears it. The string is copied.
+///
+/// # Safety
+/// `client` is a live client; `bearer_token` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn ocde_client_set_access_token(client: *mut OcdeClient, bearer_token: *const c_char) -> OcdeStatus {
+    guard(|| {
+        let c = handle_arg(client, "client")?;
+        let token = opt_str_arg(bearer_token, "bearer_token")?;
+        c.client.set_access_token(token)?;
+        Ok(OcdeStatus::Ok)
+    })
+}
+
+/// Sets the connect timeout (resolve + TCP + TLS) and the stall timeout (longest time without any
+/// progress while sending or receiving), in milliseconds; 0 keeps the default (15 000 and
+/// 30 000). There is no total time limit: a large file may take as long as it keeps moving.
+///
+/// # Safety
+/// `client` is a live client.
+#[no_mangle]
+pub unsafe extern "C" fn ocde_client_set_timeouts(client: *mut OcdeClient, connect_timeout_ms: u32, stall_timeout_ms: u32) -> OcdeStatus {
+    guard(|| {
+        let c = handle_arg(client, "client")?;
+        let defaults = Timeouts::default();
+        let pick = |ms: u32, default: Duration| if ms == 0 { default } else { Duration::from_millis(ms.into()) };
+        c.client.set_timeouts(Timeouts {
+            connect: pick(connect_timeout_ms, defaults.connect),
+            stall: pick(stall_timeout_ms, defaults.stall),
+        });
+        Ok(OcdeStatus::Ok)
+    })
+}
+
+/// Sets (or with `log` NULL removes) a log callback. It is called only on the thread that is
+/// inside a library call on this client, within that call; it must not call back into the library
+/// with the same client.
+///
+/// # Safety
+/// `client` is a live client; `log` is NULL or a valid function for as long as it is set.
+#[no_mangle]
+pub unsafe extern "C" fn ocde_client_set_log_callback(client: *mut OcdeClient, log: OcdeLogFn, user_data: *mut c_void) -> OcdeStatus {
+    guard(|| {
+        let c = handle_arg(client, "client")?;
+        *c.log.lock().unwrap_or_else(|p| p.into_inner()) = log.map(|f| LogSink { f, user_data });
+        Ok(OcdeStatus::Ok)
+    })
+}

@@ -1,0 +1,125 @@
+//! Turning a server-supplied `file_name` into a base name that is safe to create inside the
+//! host's folder on Windows, macOS and Linux alike.
+
+/// Longest safe name, in bytes (below every common file-system limit of 255, leaving room for
+/// the temporary-file decoration and a " (N)" suffix).
+pub const MAX_NAME_BYTES: usize = 200;
+/// Used when nothing usable is left of a name.
+pub const FALLBACK_NAME: &str = "document";
+
+const WINDOWS_RESERVED: &[&str] = &[
+    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8", "COM9",
+    "COM¹", "COM²", "COM³", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9", "LPT¹",
+    "LPT²", "LPT³", "CONIN$", "CONOUT$",
+];
+
+/// Reduces `name` to a safe base name: no path separators or `..`, `<>:"/\|?*` and control
+/// characters replaced by `_`, leading dots/spaces and trailing dots/spaces trimmed, Windows device
+/// names (`CON`, `nul.tar.gz`, ...) prefixed with `_`, at most [`MAX_NAME_BYTES`] bytes with the
+/// extension kept. Never empty, never `.` or `..`.
+pub fn safe_file_name(name: &str) -> String {
+    let replaced: String = name
+        .chars()
+        .map(|c| match c {
+            '<' | '>' | ':' | '"' | '/' | '\\' | '|' | '?' | '*' => '_',
+            c if c.is_control() => '_',
+            c => c,
+        })
+        .collect();
+    // Leading dots would hide the file on Unix (and ".." must never survive); trailing dots and
+    // spaces are silently dropped by Windows, so a name ending in them would not round-trip.
+    let mut s = replaced.trim_start_matches([' ', '.']).trim_end_matches(['.', ' ']).to_string();
+    if s.is_empty() {
+        return FALLBACK_NAME.to_string();
+    }
+    let stem_upper = s.split('.').next().unwrap_or("").trim_end().to_uppercase();
+    if WINDOWS_RESERVED.contains(&stem_upper.as_str()) {
+        s.insert(0, '_');
+    }
+    cap_length(&s, MAX_NAME_BYTES)
+}
+
+/// Cuts `name` to at most `max` bytes on a character boundary, keeping a short extension.
+fn cap_length(name: &str, max: usize) -> String {
+    if name.len() <= max {
+        return name.to_string();
+    }
+    let (stem, ext) = split_extension(name);
+    let ext = if ext.len() <= 16 { ext } else { "" };
+    let mut cut = max - ext.len();
+    while !stem.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let stem = stem[..cut].trim_end_matches(['.', ' ']);
+    format!("{stem}{ext}")
+}
+
+/// Splits "model.ifc" into ("model", ".ifc"); a leading dot is not an extension.
+pub fn split_extension(name: &str) -> (&str, &str) {
+    match name.rfind('.') {
+        Some(i) if i > 0 => (&name[..i], &name[i..]),
+        _ => (name, ""),
+    }
+}
+
+/// Makes every name of a list unique, case-insensitively (Windows and macOS folders ignore case):
+/// the second "a.ifc" becomes "a (2).ifc", and so on. The order decides who keeps the plain name.
+pub fn unique_names(names: &[String]) -> Vec<String> {
+    let mut taken: Vec<String> = Vec::with_capacity(names.len());
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let mut candidate = name.clone();
+        let mut n = 2;
+        while taken.contains(&candidate.to_lowercase()) {
+            let (stem, ext) = split_extension(name);
+            candidate = cap_length(&format!("{stem} ({n}){ext}"), MAX_NAME_BYTES + 8);
+            n += 1;
+        }
+        taken.push(candidate.to_lowercase());
+        out.push(candidate);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn separators_and_traversal_never_survive() {
+        assert_eq!(safe_file_name("..\\..\\evil.dll"), "_.._evil.dll");
+        assert_eq!(safe_file_name("/etc/passwd"), "_etc_passwd");
+        assert_eq!(safe_file_name("Проект/模型 ü.ifc"), "Проект_模型 ü.ifc");
+        for bad in ["..", ".", "...", "", "   ", " . "] {
+            let s = safe_file_name(bad);
+            assert_eq!(s, FALLBACK_NAME, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn windows_rules() {
+        assert_eq!(safe_file_name("A:B.ifc"), "A_B.ifc");
+        assert_eq!(safe_file_name("CON.ifc"), "_CON.ifc");
+        assert_eq!(safe_file_name("nul.tar.gz"), "_nul.tar.gz");
+        assert_eq!(safe_file_name("model .ifc."), "model .ifc");
+        assert_eq!(safe_file_name("a\u{0}b\u{7}c\n.ifc"), "a_b_c_.ifc");
+        assert_eq!(safe_file_name("console.ifc"), "console.ifc");
+    }
+
+    #[test]
+    fn long_names_keep_their_extension() {
+        let long = format!("{}.ifc", "x".repeat(300));
+        let s = safe_file_name(&long);
+        assert!(s.len() <= MAX_NAME_BYTES);
+        assert!(s.ends_with(".ifc"));
+        let wide = format!("{}.ifc", "模".repeat(100));
+        let s = safe_file_name(&wide);
+        assert!(s.len() <= MAX_NAME_BYTES && s.ends_with(".ifc"));
+    }
+
+    #[test]
+    fn duplicates_get_numbered_case_insensitively() {
+        let names = vec!["a.ifc".to_string(), "A.ifc".to_string(), "a.ifc".to_string(), "b".to_string()];
+        assert_eq!(unique_names(&names), vec!["a.ifc", "A (2).ifc", "a (3).ifc", "b"]);
+    }
+}

@@ -1,0 +1,308 @@
+//! HTTP policy: which origin gets the bearer token, how redirects are followed, which timeouts
+//! apply, and how failures are mapped onto [`ErrorKind`]s.
+//!
+//! ureq follows no redirect by itself here (`max_redirects(0)`): every hop is decided by
+//! [`Transport::send`], so the credential rule is applied per hop with the port included in the
+//! origin (ureq's own `SameHost` rule ignores ports).
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::models::{clip, error_body_message};
+use std::io::Read;
+use std::time::Duration;
+use ureq::http::Response;
+use ureq::Body;
+use url::{Origin, Url};
+
+/// Most redirect hops followed for one request.
+pub const MAX_REDIRECTS: u32 = 10;
+/// Largest JSON answer read into memory.
+pub const JSON_BODY_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// Timeouts of a client. There is deliberately no total cap: a multi-gigabyte model may take long,
+/// but it may never stall for longer than `stall`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Resolving plus connecting (TCP and TLS).
+    pub connect: Duration,
+    /// Longest wait for any progress: sending, the response head, or the next body bytes.
+    pub stall: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts { connect: Duration::from_secs(15), stall: Duration::from_secs(30) }
+    }
+}
+
+/// The request method and body.
+#[derive(Clone, Copy, Debug)]
+pub enum Method<'a> {
+    /// GET; redirects are followed.
+    Get,
+    /// POST with a JSON body; a redirect is an error.
+    PostJson(&'a [u8]),
+}
+
+/// Whom the bearer token may reach: exactly one origin (scheme, host, port).
+#[derive(Clone, Copy, Debug)]
+pub struct Credentials<'a> {
+    /// The token, if the host set one.
+    pub token: Option<&'a str>,
+    /// The documents API origin; the only one that ever sees the token.
+    pub origin: &'a Origin,
+}
+
+/// A response after all redirects, with the URL that produced it.
+pub struct Answer {
+    /// The final response (not a redirect).
+    pub response: Response<Body>,
+    /// The URL of the final hop.
+    pub url: Url,
+}
+
+/// The HTTP agent with our policy applied.
+#[derive(Clone, Debug)]
+pub struct Transport {
+    agent: ureq::Agent,
+    timeouts: Timeouts,
+}
+
+impl Transport {
+    /// A transport with `timeouts`.
+    pub fn new(timeouts: Timeouts) -> Self {
+        let config = ureq::Agent::config_builder()
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .timeout_resolve(Some(timeouts.connect))
+            .timeout_connect(Some(timeouts.connect))
+            .timeout_send_request(Some(timeouts.stall))
+            .timeout_send_body(Some(timeouts.stall))
+            .timeout_recv_response(Some(timeouts.stall))
+            .timeout_per_read(Some(timeouts.stall))
+            .timeout_per_write(Some(timeouts.stall))
+            .user_agent(concat!("opencde-documents/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Transport { agent: config.into(), timeouts }
+    }
+
+    /// The timeouts in force.
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
+    /// Sends `method` to `url`, following GET redirects per the policy:
+    /// - the token goes only to `credentials.origin`; once a hop drops it, no later hop gets it back;
+    /// - a 303, or a redirect to another origin, drops it (the spec's diagram; presigned storage
+    ///   rejects any Authorization header);
+    /// - https → http is refused; at most [`MAX_REDIRECTS`] hops; the `Location` is used as sent
+    ///   (relative ones resolved against the current URL).
+    pub fn send(
+        &self,
+        method: Method<'_>,
+        url: &Url,
+        credentials: Credentials<'_>,
+        headers: &[(&str, &str)],
+    ) -> Result<Answer> {
+        let mut url = url.clone();
+        let mut carry_token = true;
+        let mut hops = 0u32;
+        loop {
+            check_scheme(&url)?;
+            let token = credentials.token.filter(|_| carry_token && url.origin() == *credentials.origin);
+            let response = self.send_once(method, &url, token, headers)?;
+            let status = response.status().as_u16();
+            if !matches!(status, 301 | 302 | 303 | 307 | 308) || matches!(method, Method::PostJson(_)) {
+                return Ok(Answer { response, url });
+            }
+            hops += 1;
+            if hops > MAX_REDIRECTS {
+                return Err(Error::new(
+                    ErrorKind::Protocol,
+                    format!("more than {MAX_REDIRECTS} redirects, the last at {}", describe(&url)),
+                )
+                .with_status(status));
+            }
+            let next = redirect_target(&response, &url)?;
+            if url.scheme() == "https" && next.scheme() == "http" {
+                return Err(Error::new(
+                    ErrorKind::Protocol,
+                    format!("refused a redirect from https to http ({} → {})", describe(&url), describe(&next)),
+                )
+                .with_status(status));
+            }
+            if status == 303 || next.origin() != *credentials.origin {
+                carry_token = false;
+            }
+            url = next;
+        }
+    }
+
+    fn send_once(
+        &self,
+        method: Method<'_>,
+        url: &Url,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<Response<Body>> {
+        let bearer = token.map(|t| format!("Bearer {t}"));
+        let result = match method {
+            Method::Get => {
+                let mut req = self.agent.get(url.as_str());
+                for (name, value) in headers {
+                    req = req.header(*name, *value);
+                }
+                if let Some(b) = &bearer {
+                    req = req.header("Authorization", b.as_str());
+                }
+                req.call()
+            }
+            Method::PostJson(body) => {
+                let mut req = self.agent.post(url.as_str()).header("Content-Type", "application/json");
+                for (name, value) in headers {
+                    req = req.header(*name, *value);
+                }
+                if let Some(b) = &bearer {
+                    req = req.header("Authorization", b.as_str());
+                }
+                req.send(body)
+            }
+        };
+        result.map_err(|e| map_ureq_error(e, url))
+    }
+
+    /// GETs (or POSTs) JSON and returns the body of a 2xx answer, at most [`JSON_BODY_LIMIT`] bytes.
+    pub fn fetch_json(&self, method: Method<'_>, url: &Url, credentials: Credentials<'_>, what: &str) -> Result<Vec<u8>> {
+        let mut answer = self.send(method, url, credentials, &[("Accept", "application/json")])?;
+        ensure_success(&mut answer, what)?;
+        answer
+            .response
+            .body_mut()
+            .with_config()
+            .limit(JSON_BODY_LIMIT)
+            .read_to_vec()
+            .map_err(|e| map_ureq_error(e, &answer.url).context(format!("reading the {what}")))
+    }
+}
+
+/// Fails unless the answer is 2xx: 401/403 → Unauthorized, any other → Http, with the server's
+/// explanation taken from the start of its body.
+pub fn ensure_success(answer: &mut Answer, what: &str) -> Result<()> {
+    let status = answer.response.status().as_u16();
+    if (200..300).contains(&status) {
+        return Ok(());
+    }
+    let mut body = Vec::new();
+    // The explanation is a courtesy: read at most 4 KiB of it, ignore failures.
+    let _ = answer.response.body_mut().as_reader().take(4096).read_to_end(&mut body);
+    let kind = if status == 401 || status == 403 { ErrorKind::Unauthorized } else { ErrorKind::Http };
+    let mut message = format!("{what}: {} answered HTTP {status}", describe(&answer.url));
+    if let Some(explained) = error_body_message(&body) {
+        message.push_str(": ");
+        message.push_str(&explained);
+    }
+    Err(Error::new(kind, message).with_status(status))
+}
+
+/// The origin and path of `url`, for messages: never its query (pre-signed URLs carry secrets).
+pub fn describe(url: &Url) -> String {
+    format!("{}{}", url.origin().ascii_serialization(), clip(url.path(), 120))
+}
+
+/// Parses a URL given by the host or a server; only http and https are accepted.
+pub fn parse_url(text: &str, what: &str) -> Result<Url> {
+    let url = Url::parse(text.trim()).map_err(|e| Error::invalid(format!("{what} is not a valid URL: {e}")))?;
+    check_scheme(&url).map_err(|e| Error::invalid(format!("{what}: {}", e.message)))?;
+    Ok(url)
+}
+
+fn check_scheme(url: &Url) -> Result<()> {
+    match url.scheme() {
+        "http" | "https" if url.host().is_some() => Ok(()),
+        other => Err(Error::new(ErrorKind::Protocol, format!("unsupported URL scheme \"{other}\" (only http and https)"))),
+    }
+}
+
+fn redirect_target(response: &Response<Body>, current: &Url) -> Result<Url> {
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get("location")
+        .ok_or_else(|| Error::new(ErrorKind::Protocol, format!("redirect {status} from {} without Location", describe(current))).with_status(status))?;
+    // Location bytes as sent; a non-ASCII byte is percent-encoded by the URL parser, never decoded.
+    let text = String::from_utf8_lossy(location.as_bytes());
+    current.join(text.trim()).map_err(|e| {
+        Error::new(ErrorKind::Protocol, format!("redirect {status} from {} has an invalid Location: {e}", describe(current)))
+            .with_status(status)
+    })
+}
+
+/// Maps a ureq error on a request to `url` onto our categories.
+pub fn map_ureq_error(err: ureq::Error, url: &Url) -> Error {
+    let at = describe(url);
+    match err {
+        ureq::Error::Timeout(which) => Error::new(ErrorKind::Timeout, format!("{at}: timed out ({which})")),
+        ureq::Error::Io(io) => map_io_error(&io, url),
+        ureq::Error::HostNotFound => Error::new(ErrorKind::Network, format!("{at}: host not found")),
+        ureq::Error::ConnectionFailed => Error::new(ErrorKind::Network, format!("{at}: connection failed")),
+        ureq::Error::Tls(msg) => Error::new(ErrorKind::Network, format!("{at}: TLS failure: {msg}")),
+        ureq::Error::BodyExceedsLimit(n) => Error::new(ErrorKind::Protocol, format!("{at}: answer larger than the {n}-byte limit")),
+        ureq::Error::BadUri(msg) => Error::invalid(format!("{at}: invalid URL: {msg}")),
+        other => Error::new(ErrorKind::Protocol, format!("{at}: {other}")),
+    }
+}
+
+/// Maps an I/O error from a response body (where ureq wraps its own errors in `io::Error`).
+pub fn map_io_error(io: &std::io::Error, url: &Url) -> Error {
+    let at = describe(url);
+    if let Some(inner) = io.get_ref().and_then(|e| e.downcast_ref::<ureq::Error>()) {
+        if let ureq::Error::Timeout(which) = inner {
+            return Error::new(ErrorKind::Timeout, format!("{at}: stalled, no data for the stall timeout ({which})"));
+        }
+        if let ureq::Error::Io(inner_io) = inner {
+            return map_io_error(inner_io, url);
+        }
+        return Error::new(ErrorKind::Protocol, format!("{at}: {inner}"));
+    }
+    use std::io::ErrorKind as K;
+    match io.kind() {
+        K::TimedOut | K::WouldBlock => Error::new(ErrorKind::Timeout, format!("{at}: timed out: {io}")),
+        K::UnexpectedEof => Error::new(ErrorKind::Integrity, format!("{at}: connection closed before the whole body arrived")),
+        _ => Error::new(ErrorKind::Network, format!("{at}: {io}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_include_the_port() {
+        let a = Url::parse("http://127.0.0.1:8080/x").unwrap().origin();
+        let b = Url::parse("http://127.0.0.1:8081/x").unwrap().origin();
+        let c = Url::parse("http://127.0.0.1:8080/y?z").unwrap().origin();
+        assert_ne!(a, b);
+        assert_eq!(a, c);
+        assert_eq!(Url::parse("https://h/").unwrap().origin(), Url::parse("https://h:443/").unwrap().origin());
+    }
+
+    #[test]
+    fn parse_url_accepts_only_http_and_https() {
+        assert!(parse_url("http://127.0.0.1:1/a", "u").is_ok());
+        assert_eq!(parse_url("file:///etc/passwd", "u").unwrap_err().kind, ErrorKind::InvalidArgument);
+        assert_eq!(parse_url("not a url", "u").unwrap_err().kind, ErrorKind::InvalidArgument);
+    }
+
+    #[test]
+    fn describe_never_shows_the_query() {
+        let u = Url::parse("https://s.example/blob/x?sig=SECRET").unwrap();
+        assert_eq!(describe(&u), "https://s.example/blob/x");
+    }
+
+    #[test]
+    fn relative_and_encoded_locations_are_kept_byte_for_byte() {
+        let base = Url::parse("http://127.0.0.1:1/a/b").unwrap();
+        let next = base.join("/blob/x?sig=ab%2Fcd%2Bef%3D").unwrap();
+        assert_eq!(next.as_str(), "http://127.0.0.1:1/blob/x?sig=ab%2Fcd%2Bef%3D");
+        assert_eq!(base.join("c").unwrap().as_str(), "http://127.0.0.1:1/a/c");
+    }
+}

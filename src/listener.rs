@@ -1,0 +1,349 @@
+//! The loopback callback listener: where the user's browser lands after the selection.
+//!
+//! It binds `127.0.0.1` only, on an ephemeral port unless one is configured, and answers only
+//! `GET` on an unguessable path (128 random bits) with a `Host` of `127.0.0.1:PORT` or
+//! `localhost:PORT`. A background thread answers every request at once (so a browser never waits
+//! for the host to poll) and records the first valid callback; [`CallbackListener::wait`] blocks
+//! on a condition variable, so waiting costs no CPU. The thread never calls into the host.
+
+use crate::error::{Error, ErrorKind, Result};
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// What the browser told us.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallbackOutcome {
+    /// `selected_documents_url` (or the older `selected_url`), decoded once.
+    Selected(String),
+    /// `user_cancelled_selection=true`.
+    Cancelled,
+}
+
+/// Why [`CallbackListener::wait`] returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WaitResult {
+    /// The callback arrived.
+    Callback(CallbackOutcome),
+    /// [`CallbackListener::abort`] was called.
+    Aborted,
+    /// The deadline passed.
+    Expired,
+    /// The timeout passed; nothing happened yet.
+    TimedOut,
+}
+
+#[derive(Default)]
+struct State {
+    outcome: Option<CallbackOutcome>,
+    aborted: bool,
+    stopping: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A poisoned lock only means a panic elsewhere; the state itself stays consistent.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A running callback listener. Dropping it stops the listener and frees the port.
+pub struct CallbackListener {
+    server: Option<Arc<tiny_http::Server>>,
+    thread: Option<JoinHandle<()>>,
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    path: String,
+}
+
+impl CallbackListener {
+    /// Binds `127.0.0.1:port` (0: an ephemeral port) and starts answering.
+    pub fn bind(port: u16) -> Result<Self> {
+        let socket = TcpListener::bind(("127.0.0.1", port)).map_err(|e| {
+            Error::new(ErrorKind::Io, format!("cannot listen for the callback on 127.0.0.1:{port}: {e}"))
+        })?;
+        let addr = socket
+            .local_addr()
+            .map_err(|e| Error::new(ErrorKind::Io, format!("callback listener address: {e}")))?;
+        let server = tiny_http::Server::from_listener(socket, None)
+            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start the callback listener: {e}")))?;
+        let server = Arc::new(server);
+        let path = format!("/{}", random_hex(16)?);
+        let shared = Arc::new(Shared { state: Mutex::new(State::default()), changed: Condvar::new() });
+        let thread = {
+            let (server, shared, path) = (server.clone(), shared.clone(), path.clone());
+            std::thread::Builder::new()
+                .name("ocde-callback".into())
+                .spawn(move || serve(&server, &shared, &path, addr.port()))
+                .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the listener thread: {e}")))?
+        };
+        Ok(CallbackListener { server: Some(server), thread: Some(thread), shared, addr, path })
+    }
+
+    /// The URL to give the CDE: `http://127.0.0.1:PORT/<32 hex digits>`, with no query.
+    pub fn callback_url(&self) -> String {
+        format!("http://127.0.0.1:{}{}", self.addr.port(), self.path)
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Blocks until the callback arrives, `abort` is called, `deadline` passes, or `timeout` passes.
+    /// A recorded callback wins over an abort or an expiry that came after it.
+    pub fn wait(&self, timeout: Duration, deadline: Instant) -> WaitResult {
+        let until = Instant::now() + timeout;
+        let mut state = self.shared.lock();
+        loop {
+            if let Some(outcome) = &state.outcome {
+                return WaitResult::Callback(outcome.clone());
+            }
+            if state.aborted {
+                return WaitResult::Aborted;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return WaitResult::Expired;
+            }
+            if now >= until {
+                return WaitResult::TimedOut;
+            }
+            let wake = until.min(deadline) - now;
+            state = self.shared.changed.wait_timeout(state, wake).unwrap_or_else(|p| p.into_inner()).0;
+        }
+    }
+
+    /// Wakes every [`wait`](Self::wait) with [`WaitResult::Aborted`]; safe from any thread.
+    pub fn abort(&self) {
+        (self.abort_handle())()
+    }
+
+    /// A function doing [`abort`](Self::abort) that can be moved to another thread and outlive
+    /// the listener.
+    pub fn abort_handle(&self) -> impl Fn() + Send + Sync + 'static {
+        let shared = self.shared.clone();
+        move || {
+            shared.lock().aborted = true;
+            shared.changed.notify_all();
+        }
+    }
+
+    /// Whether [`abort`](Self::abort) was called.
+    pub fn is_aborted(&self) -> bool {
+        self.shared.lock().aborted
+    }
+
+    /// Stops answering and waits (at most a second) until the port can be bound again.
+    /// Idempotent; [`wait`](Self::wait) and [`abort`](Self::abort) keep working afterwards.
+    pub fn stop(&mut self) {
+        let Some(server) = self.server.take() else { return };
+        self.shared.lock().stopping = true;
+        server.unblock();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        drop(server); // the last reference: tiny_http closes its accept loop
+        // tiny_http's accept thread drops the socket asynchronously; wait for the port to be free
+        // so that "port free after a final status" holds for the host.
+        let give_up = Instant::now() + Duration::from_secs(1);
+        while TcpListener::bind(self.addr).is_err() && Instant::now() < give_up {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for CallbackListener {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn serve(server: &tiny_http::Server, shared: &Shared, path: &str, port: u16) {
+    loop {
+        if shared.lock().stopping {
+            return;
+        }
+        match server.recv() {
+            Ok(request) => handle(request, shared, path, port),
+            // `unblock()` or an accept error: re-check `stopping`; don't spin on a broken socket.
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+/// The decision for one request, separated from I/O so it can be unit-tested.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// A valid callback.
+    Accept(CallbackOutcome),
+    /// Refused with this status and reason.
+    Refuse(u16, &'static str),
+}
+
+/// Judges one request: method, `Host`, exact path, then the query.
+pub fn judge(method: &str, target: &str, host: Option<&str>, path: &str, port: u16) -> Verdict {
+    if method != "GET" {
+        return Verdict::Refuse(405, "Method Not Allowed");
+    }
+    let host_ok = host.is_some_and(|h| {
+        let h = h.trim().to_ascii_lowercase();
+        h == format!("127.0.0.1:{port}") || h == format!("localhost:{port}")
+    });
+    if !host_ok {
+        return Verdict::Refuse(400, "Bad Request");
+    }
+    let (req_path, query) = target.split_once('?').unwrap_or((target, ""));
+    if req_path != path {
+        return Verdict::Refuse(404, "Not Found");
+    }
+    match parse_callback_query(query) {
+        Some(outcome) => Verdict::Accept(outcome),
+        None => Verdict::Refuse(400, "Bad Request"),
+    }
+}
+
+/// Reads the callback query as `application/x-www-form-urlencoded` (split first, then decode each
+/// value once, `+` is a space). Accepts `selected_documents_url`, the older `selected_url`, and
+/// `user_cancelled_selection=true`. If none is found, the query is read again with `?` as a
+/// separator too, for the server that appends `?selected_documents_url=` after an existing query.
+pub fn parse_callback_query(query: &str) -> Option<CallbackOutcome> {
+    find_outcome(query).or_else(|| query.contains('?').then(|| find_outcome(&query.replace('?', "&"))).flatten())
+}
+
+fn find_outcome(query: &str) -> Option<CallbackOutcome> {
+    let mut selected = None;
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "user_cancelled_selection" if value.eq_ignore_ascii_case("true") => {
+                return Some(CallbackOutcome::Cancelled)
+            }
+            "selected_documents_url" if !value.is_empty() => selected = Some(value.into_owned()),
+            "selected_url" if !value.is_empty() && selected.is_none() => selected = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    selected.map(CallbackOutcome::Selected)
+}
+
+fn handle(request: tiny_http::Request, shared: &Shared, path: &str, port: u16) {
+    let method = request.method().as_str().to_ascii_uppercase();
+    let host = request.headers().iter().find(|h| h.field.equiv("Host")).map(|h| h.value.as_str().to_string());
+    let verdict = judge(&method, request.url(), host.as_deref(), path, port);
+    let head_only = method == "HEAD";
+    match verdict {
+        Verdict::Accept(outcome) => {
+            let page_for = {
+                let mut state = shared.lock();
+                if state.outcome.is_none() && !state.aborted {
+                    state.outcome = Some(outcome);
+                    shared.changed.notify_all();
+                }
+                // Whatever was recorded first decides the page (a reload shows the same answer).
+                state.outcome.clone()
+            };
+            let body = match page_for {
+                Some(CallbackOutcome::Cancelled) => CANCELLED_PAGE,
+                Some(CallbackOutcome::Selected(_)) => RECEIVED_PAGE,
+                None => ABORTED_PAGE,
+            };
+            respond(request, 200, "OK", "text/html; charset=utf-8", body.as_bytes(), head_only);
+        }
+        Verdict::Refuse(status, reason) => {
+            respond(request, status, reason, "text/plain; charset=utf-8", reason.as_bytes(), head_only);
+        }
+    }
+}
+
+/// Writes the whole answer ourselves: tiny_http will not send `Connection: close`, and a browser
+/// keeping the connection alive to a listener that is gone could stall a later flow.
+fn respond(request: tiny_http::Request, status: u16, reason: &str, content_type: &str, body: &[u8], head_only: bool) {
+    let mut writer = request.into_writer();
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+         Connection: close\r\nCache-Control: no-store\r\nReferrer-Policy: no-referrer\r\n\
+         X-Content-Type-Options: nosniff\r\nAccess-Control-Allow-Origin: *\r\n\r\n",
+        body.len()
+    );
+    let _ = writer.write_all(head.as_bytes());
+    if !head_only {
+        let _ = writer.write_all(body);
+    }
+    let _ = writer.flush();
+}
+
+const RECEIVED_PAGE: &str = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Selection received</title></head>\
+<body><h1>Selection received</h1><p id=\"ocde-result\">Your selection reached the application. \
+You can close this tab.</p></body></html>";
+const CANCELLED_PAGE: &str = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Selection cancelled</title></head>\
+<body><h1>Selection cancelled</h1><p id=\"ocde-result\">The application was told that you cancelled. \
+You can close this tab.</p></body></html>";
+const ABORTED_PAGE: &str = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Selection no longer awaited</title></head>\
+<body><h1>Selection no longer awaited</h1><p id=\"ocde-result\">The application stopped waiting for this selection. \
+You can close this tab.</p></body></html>";
+
+/// `bytes` random bytes from the OS, as lowercase hex.
+pub fn random_hex(bytes: usize) -> Result<String> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::getrandom(&mut buf)
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("no randomness from the OS: {e}")))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const P: &str = "/0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn only_get_on_the_exact_path_with_a_loopback_host() {
+        let ok = "/0123456789abcdef0123456789abcdef?selected_documents_url=http%3A%2F%2Fh%2Fs";
+        assert!(matches!(judge("GET", ok, Some("127.0.0.1:5"), P, 5), Verdict::Accept(_)));
+        assert!(matches!(judge("GET", ok, Some("LocalHost:5"), P, 5), Verdict::Accept(_)));
+        assert_eq!(judge("POST", ok, Some("127.0.0.1:5"), P, 5), Verdict::Refuse(405, "Method Not Allowed"));
+        assert_eq!(judge("HEAD", ok, Some("127.0.0.1:5"), P, 5), Verdict::Refuse(405, "Method Not Allowed"));
+        assert_eq!(judge("GET", ok, Some("evil.example:5"), P, 5), Verdict::Refuse(400, "Bad Request"));
+        assert_eq!(judge("GET", ok, Some("127.0.0.1:6"), P, 5), Verdict::Refuse(400, "Bad Request"));
+        assert_eq!(judge("GET", ok, None, P, 5), Verdict::Refuse(400, "Bad Request"));
+        assert_eq!(judge("GET", "/favicon.ico", Some("127.0.0.1:5"), P, 5), Verdict::Refuse(404, "Not Found"));
+        assert_eq!(judge("GET", &ok[..20], Some("127.0.0.1:5"), P, 5), Verdict::Refuse(404, "Not Found"));
+        assert_eq!(judge("GET", P, Some("127.0.0.1:5"), P, 5), Verdict::Refuse(400, "Bad Request"));
+    }
+
+    #[test]
+    fn query_is_split_then_decoded_once() {
+        // %2526 is "%26" after one decode: must not become "&".
+        let q = "selected_documents_url=http%3A%2F%2Fh%2Fsel%3Fa%3D1%26b%3D2%2526+x";
+        assert_eq!(parse_callback_query(q), Some(CallbackOutcome::Selected("http://h/sel?a=1&b=2%26 x".into())));
+    }
+
+    #[test]
+    fn legacy_name_cancel_and_second_question_mark() {
+        assert_eq!(parse_callback_query("selected_url=http%3A%2F%2Fh%2Fs"), Some(CallbackOutcome::Selected("http://h/s".into())));
+        assert_eq!(parse_callback_query("user_cancelled_selection=true"), Some(CallbackOutcome::Cancelled));
+        assert_eq!(parse_callback_query("user_cancelled_selection=TRUE"), Some(CallbackOutcome::Cancelled));
+        assert_eq!(parse_callback_query("user_cancelled_selection=false"), None);
+        assert_eq!(
+            parse_callback_query("state=x?selected_documents_url=http%3A%2F%2Fh%2Fs"),
+            Some(CallbackOutcome::Selected("http://h/s".into()))
+        );
+        // An unencoded '?' inside the value survives when the plain reading already finds the key.
+        assert_eq!(parse_callback_query("selected_documents_url=http://h/s?id=5"), Some(CallbackOutcome::Selected("http://h/s?id=5".into())));
+        assert_eq!(parse_callback_query(""), None);
+    }
+
+    #[test]
+    fn random_paths_are_128_bits_and_differ() {
+        let a = random_hex(16).unwrap();
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, random_hex(16).unwrap());
+    }
+}
