@@ -5,10 +5,18 @@
 //! `localhost:PORT`. A background thread answers every request at once (so a browser never waits
 //! for the host to poll) and records the first valid callback; [`CallbackListener::wait`] blocks
 //! on a condition variable, so waiting costs no CPU. The thread never calls into the host.
+//!
+//! It is written on `std::net` rather than tiny_http: tiny_http cannot close a connection after
+//! answering (it drops a `Connection` response header and keeps keep-alive sockets in its pool
+//! with no read timeout), so one local process could pin its threads forever and a browser's
+//! kept-alive connection could outlive the flow. Here every connection gets one answer, a read
+//! timeout, `Connection: close`, and is closed; and stopping joins the accept thread, so the port
+//! is free when [`CallbackListener::stop`] returns.
 
 use crate::error::{Error, ErrorKind, Result};
-use std::io::Write;
-use std::net::{SocketAddr, TcpListener};
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -56,12 +64,18 @@ impl Shared {
 
 /// A running callback listener. Dropping it stops the listener and frees the port.
 pub struct CallbackListener {
-    server: Option<Arc<tiny_http::Server>>,
     thread: Option<JoinHandle<()>>,
     shared: Arc<Shared>,
     addr: SocketAddr,
     path: String,
 }
+
+/// Longest request head read (request line plus headers).
+const MAX_HEAD: usize = 16 * 1024;
+/// How long a connection may take to send its request head.
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections handled at once; more are closed unanswered (a flood must not exhaust threads).
+const MAX_CONNECTIONS: usize = 32;
 
 impl CallbackListener {
     /// Binds `127.0.0.1:port` (0: an ephemeral port) and starts answering.
@@ -72,19 +86,16 @@ impl CallbackListener {
         let addr = socket
             .local_addr()
             .map_err(|e| Error::new(ErrorKind::Io, format!("callback listener address: {e}")))?;
-        let server = tiny_http::Server::from_listener(socket, None)
-            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start the callback listener: {e}")))?;
-        let server = Arc::new(server);
         let path = format!("/{}", random_hex(16)?);
         let shared = Arc::new(Shared { state: Mutex::new(State::default()), changed: Condvar::new() });
         let thread = {
-            let (server, shared, path) = (server.clone(), shared.clone(), path.clone());
+            let (shared, path) = (shared.clone(), path.clone());
             std::thread::Builder::new()
                 .name("ocde-callback".into())
-                .spawn(move || serve(&server, &shared, &path, addr.port()))
+                .spawn(move || accept_loop(socket, &shared, &path, addr.port()))
                 .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the listener thread: {e}")))?
         };
-        Ok(CallbackListener { server: Some(server), thread: Some(thread), shared, addr, path })
+        Ok(CallbackListener { thread: Some(thread), shared, addr, path })
     }
 
     /// The URL to give the CDE: `http://127.0.0.1:PORT/<32 hex digits>`, with no query.
@@ -141,22 +152,14 @@ impl CallbackListener {
         self.shared.lock().aborted
     }
 
-    /// Stops answering and waits (at most a second) until the port can be bound again.
+    /// Stops answering and closes the listening socket before returning (the port is free).
     /// Idempotent; [`wait`](Self::wait) and [`abort`](Self::abort) keep working afterwards.
     pub fn stop(&mut self) {
-        let Some(server) = self.server.take() else { return };
+        let Some(thread) = self.thread.take() else { return };
         self.shared.lock().stopping = true;
-        server.unblock();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-        drop(server); // the last reference: tiny_http closes its accept loop
-        // tiny_http's accept thread drops the socket asynchronously; wait for the port to be free
-        // so that "port free after a final status" holds for the host.
-        let give_up = Instant::now() + Duration::from_secs(1);
-        while TcpListener::bind(self.addr).is_err() && Instant::now() < give_up {
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        // Wake the blocking accept(); the loop sees `stopping` and returns, dropping the socket.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        let _ = thread.join();
     }
 }
 
@@ -166,15 +169,28 @@ impl Drop for CallbackListener {
     }
 }
 
-fn serve(server: &tiny_http::Server, shared: &Shared, path: &str, port: u16) {
-    loop {
+fn accept_loop(socket: TcpListener, shared: &Arc<Shared>, path: &str, port: u16) {
+    let active = Arc::new(AtomicUsize::new(0));
+    for stream in socket.incoming() {
         if shared.lock().stopping {
             return;
         }
-        match server.recv() {
-            Ok(request) => handle(request, shared, path, port),
-            // `unblock()` or an accept error: re-check `stopping`; don't spin on a broken socket.
-            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        let Ok(stream) = stream else {
+            // A failed accept (e.g. out of descriptors): don't spin.
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        };
+        if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+            active.fetch_sub(1, Ordering::SeqCst);
+            continue; // dropped: closed unanswered
+        }
+        let (shared, path, active) = (shared.clone(), path.to_string(), active.clone());
+        let spawned = std::thread::Builder::new().name("ocde-callback-conn".into()).spawn(move || {
+            handle_connection(stream, &shared, &path, port);
+            active.fetch_sub(1, Ordering::SeqCst);
+        });
+        if spawned.is_err() {
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 }
@@ -233,12 +249,52 @@ fn find_outcome(query: &str) -> Option<CallbackOutcome> {
     selected.map(CallbackOutcome::Selected)
 }
 
-fn handle(request: tiny_http::Request, shared: &Shared, path: &str, port: u16) {
-    let method = request.method().as_str().to_ascii_uppercase();
-    let host = request.headers().iter().find(|h| h.field.equiv("Host")).map(|h| h.value.as_str().to_string());
-    let verdict = judge(&method, request.url(), host.as_deref(), path, port);
-    let head_only = method == "HEAD";
-    match verdict {
+/// A parsed request head.
+struct Head {
+    method: String,
+    target: String,
+    host: Option<String>,
+}
+
+/// Reads one request head (up to [`MAX_HEAD`] bytes, within [`CONNECTION_TIMEOUT`]).
+fn read_head(stream: &mut TcpStream) -> Option<Head> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 2048];
+    let end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+        if buf.len() > MAX_HEAD {
+            return None;
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    };
+    let text = std::str::from_utf8(&buf[..end]).ok()?;
+    let mut lines = text.split("\r\n");
+    let mut parts = lines.next()?.split(' ');
+    let (method, target, version) = (parts.next()?, parts.next()?, parts.next()?);
+    if !version.starts_with("HTTP/1.") || parts.next().is_some() {
+        return None;
+    }
+    let host = lines
+        .filter_map(|l| l.split_once(':'))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("host"))
+        .map(|(_, value)| value.trim().to_string());
+    Some(Head { method: method.to_ascii_uppercase(), target: target.to_string(), host })
+}
+
+fn handle_connection(mut stream: TcpStream, shared: &Shared, path: &str, port: u16) {
+    let _ = stream.set_read_timeout(Some(CONNECTION_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(CONNECTION_TIMEOUT));
+    let Some(head) = read_head(&mut stream) else {
+        respond(&mut stream, 400, "Bad Request", "text/plain; charset=utf-8", b"Bad Request", false);
+        return;
+    };
+    let head_only = head.method == "HEAD";
+    match judge(&head.method, &head.target, head.host.as_deref(), path, port) {
         Verdict::Accept(outcome) => {
             let page_for = {
                 let mut state = shared.lock();
@@ -254,29 +310,28 @@ fn handle(request: tiny_http::Request, shared: &Shared, path: &str, port: u16) {
                 Some(CallbackOutcome::Selected(_)) => RECEIVED_PAGE,
                 None => ABORTED_PAGE,
             };
-            respond(request, 200, "OK", "text/html; charset=utf-8", body.as_bytes(), head_only);
+            respond(&mut stream, 200, "OK", "text/html; charset=utf-8", body.as_bytes(), head_only);
         }
         Verdict::Refuse(status, reason) => {
-            respond(request, status, reason, "text/plain; charset=utf-8", reason.as_bytes(), head_only);
+            respond(&mut stream, status, reason, "text/plain; charset=utf-8", reason.as_bytes(), head_only);
         }
     }
 }
 
-/// Writes the whole answer ourselves: tiny_http will not send `Connection: close`, and a browser
-/// keeping the connection alive to a listener that is gone could stall a later flow.
-fn respond(request: tiny_http::Request, status: u16, reason: &str, content_type: &str, body: &[u8], head_only: bool) {
-    let mut writer = request.into_writer();
+/// Writes one complete answer with `Connection: close`, then closes our side.
+fn respond(stream: &mut TcpStream, status: u16, reason: &str, content_type: &str, body: &[u8], head_only: bool) {
     let head = format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
          Connection: close\r\nCache-Control: no-store\r\nReferrer-Policy: no-referrer\r\n\
          X-Content-Type-Options: nosniff\r\nAccess-Control-Allow-Origin: *\r\n\r\n",
         body.len()
     );
-    let _ = writer.write_all(head.as_bytes());
+    let _ = stream.write_all(head.as_bytes());
     if !head_only {
-        let _ = writer.write_all(body);
+        let _ = stream.write_all(body);
     }
-    let _ = writer.flush();
+    let _ = stream.flush();
+    let _ = stream.shutdown(Shutdown::Write);
 }
 
 const RECEIVED_PAGE: &str = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Selection received</title></head>\

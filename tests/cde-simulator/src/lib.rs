@@ -1,0 +1,772 @@
+//! A simulated OpenCDE Documents API server for testing download-flow clients.
+//!
+//! [`Simulator::start`] runs two real HTTP/1.1 servers on loopback (127.0.0.1 only):
+//!
+//! * the **CDE origin** (`http://127.0.0.1:P1`): the Documents API under `/documents/1.0`
+//!   (`select-documents`, selected documents, document versions, metadata, download) and the HTML
+//!   selection pages under `/ui/select/<session>`;
+//! * the **storage origin** (`http://127.0.0.1:P2`): presigned-URL blob storage that answers 400
+//!   to any `Authorization` header, checks its `sig` query parameter byte for byte, and can produce
+//!   exact transfer faults ([`Fault`]).
+//!
+//! Both are hand-written on `std::net::TcpListener` (thread per connection, 10 s read timeout,
+//! every response `Connection: close`). [`Simulator::browse`] plays the user and the browser.
+//!
+//! Paths on the CDE origin:
+//!
+//! | path | what |
+//! | --- | --- |
+//! | `POST /documents/1.0/select-documents` | starts a session (auth) |
+//! | `GET /ui/select/<session>` | selection page (`?auto=all`, `?auto=cancel` redirect at once) |
+//! | `GET /ui/select/<session>/confirm?doc=<id>…` | 303 to the callback with `selected_documents_url` |
+//! | `GET /ui/select/<session>/cancel` | 303 to the callback with `user_cancelled_selection=true` |
+//! | `GET /ui/select/<session>/selection-url?doc=<id>…` | the selected-documents URL as text (used by the XHR page) |
+//! | `GET /documents/1.0/selections/<selection>` | `{server_context, documents}` (auth) |
+//! | `GET /documents/1.0/documents/<id>/versions` | `{documents:[DocumentVersion]}` (auth) |
+//! | `GET /documents/1.0/documents/<id>/versions/1` | the DocumentVersion (auth) |
+//! | `GET /documents/1.0/documents/<id>/versions/1/metadata` | `{metadata:[…]}` (auth) |
+//! | `GET /documents/1.0/documents/<id>/versions/1/download` | redirect to storage, or bytes (auth) |
+//! | `GET /ui/documents/<id>` | an HTML details page |
+//!
+//! Paths on the storage origin: `GET /blob/<id>?sv=2024-01-01&sig=ab%2Fcd%2Bef%3D` and, when
+//! [`SimConfig::selected_documents_on_storage`] is set, `GET /selections/<selection>?sv=…&sig=…`.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod http;
+mod routes;
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub use http::{parse_query, percent_decode, percent_encode};
+
+/// The raw `sig` query value that the storage origin expects, byte for byte.
+/// A client that decodes or re-encodes the query of a presigned URL gets 403.
+pub const STORAGE_SIG: &str = "ab%2Fcd%2Bef%3D";
+
+/// The query of every presigned storage URL the simulator hands out.
+pub const STORAGE_QUERY: &str = "sv=2024-01-01&sig=ab%2Fcd%2Bef%3D";
+
+/// The body of the storage origin's 400 answer to a request carrying `Authorization`.
+pub const STORAGE_AUTH_ERROR: &str = "<Error><Code>InvalidAuthenticationInfo</Code><Message>Authorization header not allowed with SAS</Message></Error>";
+
+/// The `creation_date` of every simulated document version.
+pub const CREATION_DATE: &str = "2024-05-17T09:12:44.123Z";
+
+/// A document the simulated CDE offers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimDocument {
+    /// `document_id`.
+    pub id: String,
+    /// `title`.
+    pub title: String,
+    /// `file_description.name`.
+    pub file_name: String,
+    /// The bytes served on download.
+    pub content: Vec<u8>,
+    /// `file_description.size_in_bytes` as sent; `None` sends `content.len()`.
+    pub declared_size: Option<i64>,
+    /// Applied when the document's bytes are served (by the storage, or by the CDE in
+    /// [`DownloadMode::Direct200`]).
+    pub fault: Option<Fault>,
+}
+
+impl SimDocument {
+    /// A document with no declared-size override and no fault.
+    pub fn new(id: &str, title: &str, file_name: &str, content: Vec<u8>) -> Self {
+        SimDocument {
+            id: id.to_string(),
+            title: title.to_string(),
+            file_name: file_name.to_string(),
+            content,
+            declared_size: None,
+            fault: None,
+        }
+    }
+
+    /// Sets [`SimDocument::fault`] (builder style).
+    pub fn with_fault(mut self, fault: Fault) -> Self {
+        self.fault = Some(fault);
+        self
+    }
+
+    /// Sets [`SimDocument::declared_size`] (builder style).
+    pub fn with_declared_size(mut self, size: i64) -> Self {
+        self.declared_size = Some(size);
+        self
+    }
+}
+
+/// How `GET …/versions/1/download` answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DownloadMode {
+    /// 303 See Other to the presigned storage URL (the spec's way).
+    #[default]
+    See303,
+    /// 302 Found to the presigned storage URL (seen with Azure SAS).
+    Found302,
+    /// 307 Temporary Redirect to the presigned storage URL.
+    Temporary307,
+    /// 200 with the bytes from the CDE origin itself (the document's fault applied).
+    Direct200,
+    /// 303 to `/files/<id>` on the CDE origin itself (same origin: the client must still drop
+    /// the token, as the spec's diagram says). `/files/<id>` needs no token and logs what came.
+    SameOrigin303,
+    /// 307 to `/files/<id>` on the CDE origin itself (same origin, not a 303: the token may stay).
+    SameOrigin307,
+}
+
+/// A transfer fault applied when a document's bytes are served.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Send `Content-Length` of the full size, then only the first N bytes, then close the socket.
+    /// (N at or beyond the size sends a complete body.)
+    TruncateAfter(usize),
+    /// Send the headers (full `Content-Length`) and the first N bytes, then nothing for the
+    /// duration with the socket open, then close.
+    StallAfter(usize, Duration),
+    /// `Transfer-Encoding: chunked`, send the first N bytes as complete chunks, then close without
+    /// the terminating zero-size chunk.
+    ChunkedCutAfter(usize),
+    /// No `Content-Length` and not chunked: the whole body, then close (a complete, close-delimited
+    /// body).
+    CloseDelimited,
+    /// Answer this status with this body (`text/plain`, correctly framed) instead of the bytes.
+    Status(u16, String),
+    /// `Transfer-Encoding: chunked` with the complete body and the terminating chunk (no
+    /// `Content-Length`): a complete, framed body of unannounced length.
+    Chunked,
+    /// The complete body with `Content-Length`, sent in 1 KiB writes at about this many bytes
+    /// per second (a slow but never stalling server; progress is reported thousands of times).
+    Throttle(u64),
+}
+
+/// How the simulator behaves.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// The documents offered, in this order. Default: [`default_documents`].
+    pub documents: Vec<SimDocument>,
+    /// How the download endpoint answers.
+    pub download_mode: DownloadMode,
+    /// `Some(t)`: every CDE API endpoint (under `/documents/1.0/`; not the HTML pages, not the
+    /// storage) requires `Authorization: Bearer t`, else 401 `{"message": …}`.
+    pub required_token: Option<String>,
+    /// The callback uses the older `selected_url=` instead of `selected_documents_url=`.
+    pub legacy_callback_name: bool,
+    /// The selected-documents JSON omits `document_id`.
+    pub omit_document_id: bool,
+    /// The selected-documents JSON omits `server_context`.
+    pub omit_server_context: bool,
+    /// The selection page reaches the callback with a cross-origin `XMLHttpRequest` instead of a
+    /// navigation (the tab stays on the CDE page).
+    pub xhr_callback: bool,
+    /// `selected_documents_url` points to the storage origin (a pre-authenticated URL on another
+    /// origin, which rejects `Authorization` with 400).
+    pub selected_documents_on_storage: bool,
+    /// `expires_in` answered by `select-documents` (informative: not enforced). Default 60.
+    pub select_documents_expires_in: u64,
+    /// Print one line per request to stderr (never an `Authorization` value). Default false.
+    pub log_to_stderr: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            documents: default_documents(),
+            download_mode: DownloadMode::See303,
+            required_token: None,
+            legacy_callback_name: false,
+            omit_document_id: false,
+            omit_server_context: false,
+            xhr_callback: false,
+            selected_documents_on_storage: false,
+            select_documents_expires_in: 60,
+            log_to_stderr: false,
+        }
+    }
+}
+
+/// Deterministic pseudo-random bytes (xorshift64*, seeded from `seed` with FNV-1a): the same seed
+/// always gives the same bytes, and they are not all zeros.
+pub fn pseudo_random_bytes(seed: &str, len: usize) -> Vec<u8> {
+    let mut state: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in seed.bytes() {
+        state ^= u64::from(b);
+        state = state.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    if state == 0 {
+        state = 0x9e37_79b9_7f4a_7c15;
+    }
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        out.extend_from_slice(&state.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// The three default documents: `doc-1` "Structural model level 2" / `Structure L2.ifc`
+/// (1 500 000 bytes), `doc-2` "Архитектура" / `Проект/模型 ü.ifc` (a hostile-ish name with a slash,
+/// 70 000 bytes), `doc-3` "Site plan" / `site-plan.pdf` (12 345 bytes). Contents come from
+/// [`pseudo_random_bytes`] seeded with the id.
+pub fn default_documents() -> Vec<SimDocument> {
+    vec![
+        SimDocument::new(
+            "doc-1",
+            "Structural model level 2",
+            "Structure L2.ifc",
+            pseudo_random_bytes("doc-1", 1_500_000),
+        ),
+        SimDocument::new(
+            "doc-2",
+            "Архитектура",
+            "Проект/模型 ü.ifc",
+            pseudo_random_bytes("doc-2", 70_000),
+        ),
+        SimDocument::new(
+            "doc-3",
+            "Site plan",
+            "site-plan.pdf",
+            pseudo_random_bytes("doc-3", 12_345),
+        ),
+    ]
+}
+
+/// Which of the two servers received a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// The CDE origin (API and HTML pages).
+    Cde,
+    /// The storage origin (presigned blobs).
+    Storage,
+}
+
+/// One request as received by either origin.
+#[derive(Clone, Debug)]
+pub struct LoggedRequest {
+    /// Which server received it.
+    pub origin: Origin,
+    /// The method, as sent.
+    pub method: String,
+    /// The raw request target (path and query) as sent.
+    pub target: String,
+    /// The `Authorization` header value, if any.
+    pub authorization: Option<String>,
+    /// All headers in order, as sent (names in the sender's case).
+    pub headers: Vec<(String, String)>,
+}
+
+impl LoggedRequest {
+    /// The first header with this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The raw path (target without its query).
+    pub fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or("")
+    }
+}
+
+/// What the simulated user does on the selection page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BrowserChoice {
+    /// Tick these document ids and press Download.
+    Select(Vec<String>),
+    /// Tick every document and press Download.
+    SelectAll,
+    /// Press Cancel.
+    Cancel,
+}
+
+/// What the simulated browser ended on: the client's callback answer.
+#[derive(Clone, Debug)]
+pub struct BrowserOutcome {
+    /// The full URL the browser requested on the client's listener.
+    pub callback_url: String,
+    /// The status the callback answered.
+    pub status: u16,
+    /// The callback's answer body (lossy UTF-8).
+    pub body: String,
+}
+
+/// A selection session created by `select-documents`.
+#[derive(Clone, Debug)]
+pub(crate) struct Session {
+    pub callback_url: String,
+    pub server_context: String,
+}
+
+/// A confirmed selection.
+#[derive(Clone, Debug)]
+pub(crate) struct Selection {
+    pub session: String,
+    pub doc_ids: Vec<String>,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    pub log: Vec<LoggedRequest>,
+    pub selects: Vec<serde_json::Value>,
+    pub sessions: HashMap<String, Session>,
+    pub selections: HashMap<String, Selection>,
+}
+
+pub(crate) struct Shared {
+    pub config: SimConfig,
+    pub cde_origin: String,
+    pub storage_origin: String,
+    pub state: Mutex<State>,
+    pub stop: AtomicBool,
+    conns: Mutex<HashMap<u64, TcpStream>>,
+    workers: Mutex<Vec<JoinHandle<()>>>,
+    next_conn: AtomicU64,
+}
+
+/// Locks a mutex, ignoring poisoning (a panicking thread must not take the server down).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    pub fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+
+    pub fn document(&self, id: &str) -> Option<&SimDocument> {
+        self.config.documents.iter().find(|d| d.id == id)
+    }
+}
+
+/// A fresh 128-bit random id in hex (OS CSPRNG; falls back to a time-and-counter mix).
+pub(crate) fn random_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut bytes = [0u8; 16];
+    if getrandom::getrandom(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let c = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let seed = format!("{nanos}-{c}-{}", std::process::id());
+        bytes.copy_from_slice(&pseudo_random_bytes(&seed, 16));
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A running simulator: the CDE and the storage servers. Dropping it stops both servers, closes
+/// open connections and joins every thread.
+pub struct Simulator {
+    shared: Arc<Shared>,
+    cde_addr: SocketAddr,
+    storage_addr: SocketAddr,
+    accept_threads: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("cde_origin", &self.shared.cde_origin)
+            .field("storage_origin", &self.shared.storage_origin)
+            .finish()
+    }
+}
+
+impl Simulator {
+    /// Starts both servers on ephemeral loopback ports.
+    pub fn start(config: SimConfig) -> io::Result<Simulator> {
+        Self::start_on(config, 0, 0)
+    }
+
+    /// Starts both servers on these loopback ports (0 picks an ephemeral port).
+    pub fn start_on(config: SimConfig, cde_port: u16, storage_port: u16) -> io::Result<Simulator> {
+        let cde = TcpListener::bind(("127.0.0.1", cde_port))?;
+        let storage = TcpListener::bind(("127.0.0.1", storage_port))?;
+        let cde_addr = cde.local_addr()?;
+        let storage_addr = storage.local_addr()?;
+        let shared = Arc::new(Shared {
+            config,
+            cde_origin: format!("http://127.0.0.1:{}", cde_addr.port()),
+            storage_origin: format!("http://127.0.0.1:{}", storage_addr.port()),
+            state: Mutex::new(State::default()),
+            stop: AtomicBool::new(false),
+            conns: Mutex::new(HashMap::new()),
+            workers: Mutex::new(Vec::new()),
+            next_conn: AtomicU64::new(0),
+        });
+        let mut accept_threads = Vec::new();
+        for (listener, origin) in [(cde, Origin::Cde), (storage, Origin::Storage)] {
+            let sh = Arc::clone(&shared);
+            let name = format!("cde-sim-accept-{origin:?}");
+            let spawned = std::thread::Builder::new()
+                .name(name)
+                .spawn(move || accept_loop(listener, origin, sh));
+            match spawned {
+                Ok(h) => accept_threads.push(h),
+                Err(e) => {
+                    // Stop what was started before failing.
+                    let sim = Simulator {
+                        shared,
+                        cde_addr,
+                        storage_addr,
+                        accept_threads,
+                    };
+                    drop(sim);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Simulator {
+            shared,
+            cde_addr,
+            storage_addr,
+            accept_threads,
+        })
+    }
+
+    /// `http://127.0.0.1:P1/documents/1.0` (no trailing slash).
+    pub fn documents_api_url(&self) -> String {
+        format!("{}/documents/1.0", self.shared.cde_origin)
+    }
+
+    /// `http://127.0.0.1:P1`.
+    pub fn cde_origin(&self) -> String {
+        self.shared.cde_origin.clone()
+    }
+
+    /// `http://127.0.0.1:P2`.
+    pub fn storage_origin(&self) -> String {
+        self.shared.storage_origin.clone()
+    }
+
+    /// A clone of the document with this id, for comparing bytes.
+    pub fn document(&self, id: &str) -> Option<SimDocument> {
+        self.shared.document(id).cloned()
+    }
+
+    /// The configuration the simulator runs with.
+    pub fn config(&self) -> &SimConfig {
+        &self.shared.config
+    }
+
+    /// Every request either origin received (with a parsable head), in arrival order.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.shared.state().log.clone()
+    }
+
+    /// The JSON bodies POSTed to `select-documents` (every body that parsed as JSON), in order.
+    pub fn select_requests(&self) -> Vec<serde_json::Value> {
+        self.shared.state().selects.clone()
+    }
+
+    /// The callback URL registered for the session of this `select_documents_url`, as the client
+    /// sent it.
+    pub fn callback_url_for(&self, select_documents_url: &str) -> Option<String> {
+        let session = session_of(select_documents_url)?;
+        self.shared
+            .state()
+            .sessions
+            .get(&session)
+            .map(|s| s.callback_url.clone())
+    }
+
+    /// Plays the user and the browser: given a `select_documents_url`, does what they would do and
+    /// returns what the browser ended on (the client's callback answer).
+    ///
+    /// Navigation mode: GET the selection page, GET the confirm (or cancel) URL, take the 303
+    /// `Location` and GET it on the client's loopback listener with browser headers, `Host:
+    /// 127.0.0.1:PORT` and no `Authorization`. The callback's own answer is returned as is
+    /// (redirects from the callback are not followed).
+    ///
+    /// [`SimConfig::xhr_callback`] mode (not for `Cancel`, which navigates): GET the page, GET
+    /// `selection-url?doc=…` as the page's script does, then GET the callback with
+    /// `Origin: <cde origin>` and `Accept: text/html, */*; q=0.01`, as the page's XHR would.
+    ///
+    /// Only loopback addresses are ever contacted.
+    pub fn browse(
+        &self,
+        select_documents_url: &str,
+        choice: BrowserChoice,
+    ) -> Result<BrowserOutcome, String> {
+        const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) cde-simulator-browser/1.0";
+        const NAV_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+        let nav_headers: [(&str, &str); 3] = [
+            ("User-Agent", UA),
+            ("Accept", NAV_ACCEPT),
+            ("Accept-Language", "en-US,en;q=0.9"),
+        ];
+        let page_url = url::Url::parse(select_documents_url).map_err(|e| {
+            format!("select_documents_url {select_documents_url:?} is not a URL: {e}")
+        })?;
+        let session = session_of(select_documents_url)
+            .ok_or_else(|| format!("{select_documents_url} is not a selection page URL"))?;
+        let page = http::raw_get(&page_url, &nav_headers)?;
+        if page.status != 200 {
+            return Err(format!(
+                "the selection page answered {}: {}",
+                page.status,
+                String::from_utf8_lossy(&page.body)
+            ));
+        }
+        let page_html = String::from_utf8_lossy(&page.body).into_owned();
+        let seg = percent_encode(&session);
+        let ids: Vec<String> = match &choice {
+            BrowserChoice::Select(ids) => ids.clone(),
+            BrowserChoice::SelectAll => self
+                .shared
+                .config
+                .documents
+                .iter()
+                .map(|d| d.id.clone())
+                .collect(),
+            BrowserChoice::Cancel => Vec::new(),
+        };
+        let doc_query: String = ids
+            .iter()
+            .map(|id| format!("doc={}", percent_encode(id)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let join = |rel: &str| {
+            page_url
+                .join(rel)
+                .map_err(|e| format!("cannot resolve {rel:?} against {page_url}: {e}"))
+        };
+
+        if self.shared.config.xhr_callback && choice != BrowserChoice::Cancel {
+            let sel = http::raw_get(
+                &join(&format!("/ui/select/{seg}/selection-url?{doc_query}"))?,
+                &[
+                    ("User-Agent", UA),
+                    ("Accept", "*/*"),
+                    ("Referer", page_url.as_str()),
+                ],
+            )?;
+            if sel.status != 200 {
+                return Err(format!(
+                    "selection-url answered {}: {}",
+                    sel.status,
+                    String::from_utf8_lossy(&sel.body)
+                ));
+            }
+            let selected_url = String::from_utf8_lossy(&sel.body).trim().to_string();
+            let callback = self
+                .shared
+                .state()
+                .sessions
+                .get(&session)
+                .map(|s| s.callback_url.clone())
+                .ok_or_else(|| format!("unknown session {session}"))?;
+            let full = routes::append_param(
+                &callback,
+                routes::callback_param_name(&self.shared.config),
+                &selected_url,
+            );
+            let cb_url = join(&full)?;
+            let origin = self.shared.cde_origin.clone();
+            let resp = http::raw_get(
+                &cb_url,
+                &[
+                    ("User-Agent", UA),
+                    ("Accept", "text/html, */*; q=0.01"),
+                    ("Origin", origin.as_str()),
+                    ("Referer", page_url.as_str()),
+                ],
+            )?;
+            return Ok(BrowserOutcome {
+                callback_url: cb_url.to_string(),
+                status: resp.status,
+                body: String::from_utf8_lossy(&resp.body).into_owned(),
+            });
+        }
+
+        let next = match choice {
+            BrowserChoice::Cancel => {
+                let rel = format!("/ui/select/{seg}/cancel");
+                if !page_html.contains(&rel) {
+                    return Err("the selection page has no cancel link".into());
+                }
+                rel
+            }
+            _ => {
+                let action = format!("/ui/select/{seg}/confirm");
+                if !page_html.contains(&action) {
+                    return Err("the selection page has no confirm form".into());
+                }
+                format!("{action}?{doc_query}")
+            }
+        };
+        let next_url = join(&next)?;
+        let mut headers = nav_headers.to_vec();
+        headers.push(("Referer", page_url.as_str()));
+        let r = http::raw_get(&next_url, &headers)?;
+        if r.status != 303 {
+            return Err(format!(
+                "{next_url} answered {} instead of 303: {}",
+                r.status,
+                String::from_utf8_lossy(&r.body)
+            ));
+        }
+        let location = r
+            .header("Location")
+            .ok_or_else(|| format!("{next_url} answered 303 without Location"))?;
+        let cb_url = next_url
+            .join(location)
+            .map_err(|e| format!("bad Location {location:?}: {e}"))?;
+        let resp = http::raw_get(&cb_url, &nav_headers)?;
+        Ok(BrowserOutcome {
+            callback_url: cb_url.to_string(),
+            status: resp.status,
+            body: String::from_utf8_lossy(&resp.body).into_owned(),
+        })
+    }
+}
+
+/// The session id in a `…/ui/select/<session>` URL.
+fn session_of(select_documents_url: &str) -> Option<String> {
+    let u = url::Url::parse(select_documents_url).ok()?;
+    let mut segs = u.path_segments()?;
+    match (segs.next(), segs.next(), segs.next(), segs.next()) {
+        (Some("ui"), Some("select"), Some(s), None) if !s.is_empty() => Some(percent_decode(s)),
+        _ => None,
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loops.
+        for addr in [self.cde_addr, self.storage_addr] {
+            let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+        }
+        for h in self.accept_threads.drain(..) {
+            let _ = h.join();
+        }
+        // Close every open connection so blocked reads/writes return at once.
+        for (_, s) in lock(&self.shared.conns).drain() {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+        let workers: Vec<JoinHandle<()>> = lock(&self.shared.workers).drain(..).collect();
+        for h in workers {
+            let _ = h.join();
+        }
+    }
+}
+
+fn accept_loop(listener: TcpListener, origin: Origin, shared: Arc<Shared>) {
+    for incoming in listener.incoming() {
+        if shared.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let stream = match incoming {
+            Ok(s) => s,
+            Err(_) => {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        let id = shared.next_conn.fetch_add(1, Ordering::SeqCst);
+        if let Ok(clone) = stream.try_clone() {
+            lock(&shared.conns).insert(id, clone);
+        }
+        let sh = Arc::clone(&shared);
+        let spawned = std::thread::Builder::new()
+            .name(format!("cde-sim-conn-{id}"))
+            .spawn(move || {
+                serve_connection(stream, origin, &sh);
+                lock(&sh.conns).remove(&id);
+            });
+        let mut workers = lock(&shared.workers);
+        workers.retain(|h| !h.is_finished());
+        match spawned {
+            Ok(h) => workers.push(h),
+            Err(_) => {
+                if let Some(s) = lock(&shared.conns).remove(&id) {
+                    let _ = s.shutdown(Shutdown::Both);
+                }
+            }
+        }
+    }
+}
+
+fn redact_query(target: &str) -> String {
+    let Some((path, query)) = target.split_once('?') else {
+        return target.to_string();
+    };
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|p| match p.split_once('=') {
+            Some((k, _)) if k.to_ascii_lowercase().contains("token") => format!("{k}=<redacted>"),
+            _ => p.to_string(),
+        })
+        .collect();
+    format!("{path}?{}", parts.join("&"))
+}
+
+fn serve_connection(mut stream: TcpStream, origin: Origin, shared: &Shared) {
+    let started = Instant::now();
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(60)));
+    let _ = stream.set_nodelay(true);
+    let req = match http::read_request(&mut stream) {
+        Ok(r) => r,
+        Err(http::ReadError::Gone) => return,
+        Err(http::ReadError::Bad(status, msg)) => {
+            let resp = http::Response::message(status, msg);
+            let _ = http::write_response(&mut stream, &resp, false, &shared.stop);
+            http::close_gracefully(&mut stream);
+            return;
+        }
+    };
+    let authorization = req.header("Authorization").map(str::to_string);
+    shared.state().log.push(LoggedRequest {
+        origin,
+        method: req.method.clone(),
+        target: req.target.clone(),
+        authorization: authorization.clone(),
+        headers: req.headers.clone(),
+    });
+    let resp = match origin {
+        Origin::Cde => routes::cde(shared, &req),
+        Origin::Storage => routes::storage(shared, &req),
+    };
+    let head_only = req.method == "HEAD";
+    let result = http::write_response(&mut stream, &resp, head_only, &shared.stop);
+    http::close_gracefully(&mut stream);
+    if shared.config.log_to_stderr {
+        let origin_name = match origin {
+            Origin::Cde => "cde",
+            Origin::Storage => "storage",
+        };
+        let outcome = match result {
+            Ok(s) => s.to_string(),
+            Err(e) => format!("{} (write failed: {e})", resp.status),
+        };
+        // A closed stderr must not panic this thread: ignore write errors.
+        let _ = writeln!(
+            io::stderr(),
+            "[cde-simulator] {origin_name} {} {} auth={} -> {} ({} ms)",
+            req.method,
+            redact_query(&req.target),
+            if authorization.is_some() {
+                "present"
+            } else {
+                "absent"
+            },
+            outcome,
+            started.elapsed().as_millis()
+        );
+    }
+}

@@ -1,0 +1,163 @@
+//! `cde-simulator`: runs the simulated CDE (and its storage) until stdin is closed.
+//!
+//! Prints exactly one line, `DOCUMENTS_API_URL=<url>`, to stdout, logs one line per request to
+//! stderr (never an Authorization value), and exits when stdin reaches end of file (or when killed).
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+use cde_simulator::{pseudo_random_bytes, DownloadMode, Fault, SimConfig, Simulator};
+
+const USAGE: &str = "usage: cde-simulator [--cde-port P] [--storage-port Q] [--token T] \
+[--download 303|302|307|200] [--legacy-callback] [--omit-document-id] [--omit-server-context] \
+[--xhr-callback] [--selected-documents-on-storage] [--ignore-stdin] [--quiet]
+[--reference-dir DIR] [--throttle BYTES_PER_SEC] [--document-size ID=BYTES]
+
+Runs until stdin is closed (pipe or fifo), or until killed with --ignore-stdin.";
+
+struct Options {
+    config: SimConfig,
+    reference_dir: Option<std::path::PathBuf>,
+    cde_port: u16,
+    storage_port: u16,
+    ignore_stdin: bool,
+}
+
+fn parse_args(args: &[String]) -> Result<Options, String> {
+    let mut o = Options {
+        config: SimConfig {
+            log_to_stderr: true,
+            ..SimConfig::default()
+        },
+        reference_dir: None,
+        cde_port: 0,
+        storage_port: 0,
+        ignore_stdin: false,
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match arg.as_str() {
+            "--cde-port" => {
+                let v = value("--cde-port")?;
+                o.cde_port = v.parse().map_err(|_| format!("bad --cde-port {v:?}"))?;
+            }
+            "--storage-port" => {
+                let v = value("--storage-port")?;
+                o.storage_port = v.parse().map_err(|_| format!("bad --storage-port {v:?}"))?;
+            }
+            "--token" => o.config.required_token = Some(value("--token")?),
+            "--download" => {
+                let v = value("--download")?;
+                o.config.download_mode = match v.as_str() {
+                    "303" => DownloadMode::See303,
+                    "302" => DownloadMode::Found302,
+                    "307" => DownloadMode::Temporary307,
+                    "200" => DownloadMode::Direct200,
+                    _ => return Err(format!("bad --download {v:?} (303, 302, 307 or 200)")),
+                };
+            }
+            "--legacy-callback" => o.config.legacy_callback_name = true,
+            "--omit-document-id" => o.config.omit_document_id = true,
+            "--omit-server-context" => o.config.omit_server_context = true,
+            "--xhr-callback" => o.config.xhr_callback = true,
+            "--selected-documents-on-storage" => o.config.selected_documents_on_storage = true,
+            "--ignore-stdin" => o.ignore_stdin = true,
+            "--quiet" => o.config.log_to_stderr = false,
+            "--reference-dir" => o.reference_dir = Some(value("--reference-dir")?.into()),
+            "--throttle" => {
+                let v = value("--throttle")?;
+                let rate: u64 = v.parse().map_err(|_| format!("bad --throttle {v:?}"))?;
+                for d in &mut o.config.documents {
+                    d.fault = Some(Fault::Throttle(rate));
+                }
+            }
+            "--document-size" => {
+                let v = value("--document-size")?;
+                let (id, size) = v.split_once('=').ok_or_else(|| format!("bad --document-size {v:?} (ID=BYTES)"))?;
+                let size: usize = size.parse().map_err(|_| format!("bad --document-size {v:?}"))?;
+                let doc = o.config.documents.iter_mut().find(|d| d.id == id).ok_or_else(|| format!("no document {id:?}"))?;
+                doc.content = pseudo_random_bytes(id, size);
+            }
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(o)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        let _ = writeln!(std::io::stdout(), "{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let opts = match parse_args(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "cde-simulator: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(dir) = &opts.reference_dir {
+        let written = std::fs::create_dir_all(dir).and_then(|_| {
+            opts.config
+                .documents
+                .iter()
+                .try_for_each(|d| std::fs::write(dir.join(format!("{}.bin", d.id)), &d.content))
+        });
+        if let Err(e) = written {
+            let _ = writeln!(std::io::stderr(), "cde-simulator: --reference-dir {}: {e}", dir.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    let sim = match Simulator::start_on(opts.config, opts.cde_port, opts.storage_port) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "cde-simulator: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    {
+        let mut out = std::io::stdout().lock();
+        if writeln!(out, "DOCUMENTS_API_URL={}", sim.documents_api_url())
+            .and_then(|_| out.flush())
+            .is_err()
+        {
+            let _ = writeln!(std::io::stderr(), "cde-simulator: cannot write to stdout");
+        }
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "[cde-simulator] CDE {} storage {} ({})",
+        sim.cde_origin(),
+        sim.storage_origin(),
+        if opts.ignore_stdin {
+            "running until killed"
+        } else {
+            "running until stdin closes"
+        }
+    );
+    if opts.ignore_stdin {
+        loop {
+            std::thread::park();
+        }
+    }
+    // Read stdin to its end (input is ignored).
+    let mut sink = [0u8; 4096];
+    let mut stdin = std::io::stdin().lock();
+    loop {
+        match stdin.read(&mut sink) {
+            Ok(0) => break,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+    let _ = writeln!(std::io::stderr(), "[cde-simulator] stdin closed, stopping");
+    drop(sim);
+    ExitCode::SUCCESS
+}
