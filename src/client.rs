@@ -55,7 +55,9 @@ impl Client {
     pub fn set_access_token(&self, token: Option<&str>) -> Result<()> {
         if let Some(t) = token {
             if t.is_empty() || !t.bytes().all(|b| (0x21..0x7f).contains(&b)) {
-                return Err(Error::invalid("access token must be non-empty visible ASCII without spaces"));
+                return Err(Error::invalid(
+                    "access token must be non-empty visible ASCII without spaces",
+                ));
             }
         }
         *self.shared.token.write().unwrap_or_else(|p| p.into_inner()) = token.map(str::to_string);
@@ -64,7 +66,11 @@ impl Client {
 
     /// Replaces the timeouts.
     pub fn set_timeouts(&self, timeouts: Timeouts) {
-        *self.shared.transport.write().unwrap_or_else(|p| p.into_inner()) = Transport::new(timeouts);
+        *self
+            .shared
+            .transport
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Transport::new(timeouts);
     }
 
     /// The timeouts in force.
@@ -73,32 +79,53 @@ impl Client {
     }
 
     fn transport(&self) -> Transport {
-        self.shared.transport.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.shared
+            .transport
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn token(&self) -> Option<String> {
-        self.shared.token.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.shared
+            .token
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// `{documents_api}/{name}`.
     pub(crate) fn endpoint(&self, name: &str) -> Result<Url> {
-        self.shared
-            .api_url
-            .join(name)
-            .map_err(|e| Error::new(ErrorKind::Internal, format!("joining {name} to the API URL: {e}")))
+        self.shared.api_url.join(name).map_err(|e| {
+            Error::new(
+                ErrorKind::Internal,
+                format!("joining {name} to the API URL: {e}"),
+            )
+        })
     }
 
     /// Sends a request under the client's credential and redirect policy.
-    pub(crate) fn send(&self, method: Method<'_>, url: &Url, headers: &[(&str, &str)]) -> Result<Answer> {
+    pub(crate) fn send(
+        &self,
+        method: Method<'_>,
+        url: &Url,
+        headers: &[(&str, &str)],
+    ) -> Result<Answer> {
         let token = self.token();
-        let creds = Credentials { token: token.as_deref(), origin: &self.shared.api_origin };
+        let creds = Credentials {
+            token: token.as_deref(),
+            origin: &self.shared.api_origin,
+        };
         self.transport().send(method, url, creds, headers)
     }
 
     /// Fetches a JSON document under the client's policy.
     pub(crate) fn fetch_json(&self, method: Method<'_>, url: &Url, what: &str) -> Result<Vec<u8>> {
         let token = self.token();
-        let creds = Credentials { token: token.as_deref(), origin: &self.shared.api_origin };
+        let creds = Credentials {
+            token: token.as_deref(),
+            origin: &self.shared.api_origin,
+        };
         self.transport().fetch_json(method, url, creds, what)
     }
 
@@ -133,16 +160,28 @@ impl Client {
     ) -> Result<(PathBuf, DownloadReport)> {
         let documents = selection.documents();
         let doc: &DocumentVersion = documents.get(index).ok_or_else(|| {
-            Error::invalid(format!("document index {index} out of range (selection has {})", documents.len()))
+            Error::invalid(format!(
+                "document index {index} out of range (selection has {})",
+                documents.len()
+            ))
         })?;
-        let name = selection
-            .safe_file_name(index)
-            .ok_or_else(|| Error::new(ErrorKind::Internal, "selection has no safe name for this document"))?;
+        let name = selection.safe_file_name(index).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Internal,
+                "selection has no safe name for this document",
+            )
+        })?;
         if doc.download_url.is_empty() {
-            return Err(Error::new(ErrorKind::Protocol, format!("document {index} has no download link")));
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                format!("document {index} has no download link"),
+            ));
         }
         if !dest_dir.is_dir() {
-            return Err(Error::new(ErrorKind::Io, format!("destination folder {} does not exist", dest_dir.display())));
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!("destination folder {} does not exist", dest_dir.display()),
+            ));
         }
         let dest = dest_dir.join(&name);
         let expected = doc.size_in_bytes.and_then(|s| u64::try_from(s).ok());

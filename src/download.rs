@@ -46,13 +46,20 @@ pub fn download_to_path(
     ensure_success(&mut answer, "download")?;
     let final_url = answer.url.clone();
     let headers = answer.response.headers();
-    if let Some(enc) = headers.get("content-encoding").map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_ascii_lowercase()) {
+    if let Some(enc) = headers.get("content-encoding").map(|v| {
+        String::from_utf8_lossy(v.as_bytes())
+            .trim()
+            .to_ascii_lowercase()
+    }) {
         if !enc.is_empty() && enc != "identity" {
             // We asked for identity; decoding would change the bytes the CDE stored, keeping them
             // would write a compressed file under the model's name. Refuse instead.
             return Err(Error::new(
                 ErrorKind::Protocol,
-                format!("{} sent Content-Encoding \"{enc}\" although identity was requested", describe(&final_url)),
+                format!(
+                    "{} sent Content-Encoding \"{enc}\" although identity was requested",
+                    describe(&final_url)
+                ),
             ));
         }
     }
@@ -78,7 +85,10 @@ pub fn download_to_path(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(map_io_error(&e, &final_url).context(format!("downloading after {received} bytes"))),
+            Err(e) => {
+                return Err(map_io_error(&e, &final_url)
+                    .context(format!("downloading after {received} bytes")))
+            }
         };
         part.write(&buf[..n])?;
         received += n as u64;
@@ -87,12 +97,18 @@ pub fn download_to_path(
         }
     }
 
-    let mut report = DownloadReport { bytes: received, warnings: Vec::new() };
+    let mut report = DownloadReport {
+        bytes: received,
+        warnings: Vec::new(),
+    };
     match (content_length, chunked, expected_size) {
         (Some(declared), _, _) if declared != received => {
             return Err(Error::new(
                 ErrorKind::Integrity,
-                format!("{}: received {received} bytes, Content-Length said {declared}", describe(&final_url)),
+                format!(
+                    "{}: received {received} bytes, Content-Length said {declared}",
+                    describe(&final_url)
+                ),
             ))
         }
         (None, false, Some(expected)) if expected != received => {
@@ -115,7 +131,10 @@ pub fn download_to_path(
 }
 
 fn aborted() -> Error {
-    Error::new(ErrorKind::Aborted, "download aborted by the progress callback")
+    Error::new(
+        ErrorKind::Aborted,
+        "download aborted by the progress callback",
+    )
 }
 
 /// Checks that `dest` names a file in an existing folder; returns (folder, file name).
@@ -131,10 +150,16 @@ fn split_destination(dest: &Path) -> Result<(PathBuf, String)> {
         _ => PathBuf::from("."),
     };
     if !dir.is_dir() {
-        return Err(Error::new(ErrorKind::Io, format!("destination folder {} does not exist", dir.display())));
+        return Err(Error::new(
+            ErrorKind::Io,
+            format!("destination folder {} does not exist", dir.display()),
+        ));
     }
     if dest.is_dir() {
-        return Err(Error::new(ErrorKind::Io, format!("destination {} is a folder", dest.display())));
+        return Err(Error::new(
+            ErrorKind::Io,
+            format!("destination {} is a folder", dest.display()),
+        ));
     }
     Ok((dir, name))
 }
@@ -157,12 +182,18 @@ impl PartFile {
             .create_new(true)
             .open(&path)
             .map_err(|e| Error::io("creating", &path, &e))?;
-        Ok(PartFile { path, file: Some(file), committed: false })
+        Ok(PartFile {
+            path,
+            file: Some(file),
+            committed: false,
+        })
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<()> {
         match self.file.as_mut() {
-            Some(f) => f.write_all(bytes).map_err(|e| Error::io("writing", &self.path, &e)),
+            Some(f) => f
+                .write_all(bytes)
+                .map_err(|e| Error::io("writing", &self.path, &e)),
             None => Err(Error::new(ErrorKind::Internal, "write after close")),
         }
     }
@@ -170,8 +201,10 @@ impl PartFile {
     /// Flushes, fsyncs and renames over `dest`, then fsyncs the folder (Unix) so the rename is durable.
     fn commit(mut self, dest: &Path) -> Result<()> {
         if let Some(mut file) = self.file.take() {
-            file.flush().map_err(|e| Error::io("flushing", &self.path, &e))?;
-            file.sync_all().map_err(|e| Error::io("syncing", &self.path, &e))?;
+            file.flush()
+                .map_err(|e| Error::io("flushing", &self.path, &e))?;
+            file.sync_all()
+                .map_err(|e| Error::io("syncing", &self.path, &e))?;
         }
         std::fs::rename(&self.path, dest).map_err(|e| Error::io("renaming onto", dest, &e))?;
         self.committed = true;

@@ -49,7 +49,11 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl Error {
     /// A new error of `kind` with `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), http_status: None }
+        Error {
+            kind,
+            message: message.into(),
+            http_status: None,
+        }
     }
 
     /// The same error carrying an HTTP status.

@@ -8,9 +8,9 @@ pub const MAX_NAME_BYTES: usize = 200;
 pub const FALLBACK_NAME: &str = "document";
 
 const WINDOWS_RESERVED: &[&str] = &[
-    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8", "COM9",
-    "COM¹", "COM²", "COM³", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9", "LPT¹",
-    "LPT²", "LPT³", "CONIN$", "CONOUT$",
+    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
+    "COM9", "COM¹", "COM²", "COM³", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8",
+    "LPT9", "LPT¹", "LPT²", "LPT³", "CONIN$", "CONOUT$",
 ];
 
 /// Reduces `name` to a safe base name: no path separators or `..`, `<>:"/\|?*` and control
@@ -28,7 +28,10 @@ pub fn safe_file_name(name: &str) -> String {
         .collect();
     // Leading dots would hide the file on Unix (and ".." must never survive); trailing dots and
     // spaces are silently dropped by Windows, so a name ending in them would not round-trip.
-    let mut s = replaced.trim_start_matches([' ', '.']).trim_end_matches(['.', ' ']).to_string();
+    let mut s = replaced
+        .trim_start_matches([' ', '.'])
+        .trim_end_matches(['.', ' '])
+        .to_string();
     if s.is_empty() {
         return FALLBACK_NAME.to_string();
     }
@@ -119,7 +122,15 @@ mod tests {
 
     #[test]
     fn duplicates_get_numbered_case_insensitively() {
-        let names = vec!["a.ifc".to_string(), "A.ifc".to_string(), "a.ifc".to_string(), "b".to_string()];
-        assert_eq!(unique_names(&names), vec!["a.ifc", "A (2).ifc", "a (3).ifc", "b"]);
+        let names = vec![
+            "a.ifc".to_string(),
+            "A.ifc".to_string(),
+            "a.ifc".to_string(),
+            "b".to_string(),
+        ];
+        assert_eq!(
+            unique_names(&names),
+            vec!["a.ifc", "A (2).ifc", "a (3).ifc", "b"]
+        );
     }
 }

@@ -30,7 +30,10 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts { connect: Duration::from_secs(15), stall: Duration::from_secs(30) }
+        Timeouts {
+            connect: Duration::from_secs(15),
+            stall: Duration::from_secs(30),
+        }
     }
 }
 
@@ -82,7 +85,10 @@ impl Transport {
             .timeout_per_write(Some(timeouts.stall))
             .user_agent(concat!("opencde-documents/", env!("CARGO_PKG_VERSION")))
             .build();
-        Transport { agent: config.into(), timeouts }
+        Transport {
+            agent: config.into(),
+            timeouts,
+        }
     }
 
     /// The timeouts in force.
@@ -108,28 +114,29 @@ impl Transport {
         let mut hops = 0u32;
         loop {
             check_scheme(&url)?;
-            let token = credentials.token.filter(|_| carry_token && url.origin() == *credentials.origin);
+            let token = credentials
+                .token
+                .filter(|_| carry_token && url.origin() == *credentials.origin);
             let response = self.send_once(method, &url, token, headers)?;
             let status = response.status().as_u16();
-            if !matches!(status, 301 | 302 | 303 | 307 | 308) || matches!(method, Method::PostJson(_)) {
+            if !matches!(status, 301 | 302 | 303 | 307 | 308)
+                || matches!(method, Method::PostJson(_))
+            {
                 return Ok(Answer { response, url });
             }
             hops += 1;
             if hops > MAX_REDIRECTS {
                 return Err(Error::new(
                     ErrorKind::Protocol,
-                    format!("more than {MAX_REDIRECTS} redirects, the last at {}", describe(&url)),
+                    format!(
+                        "more than {MAX_REDIRECTS} redirects, the last at {}",
+                        describe(&url)
+                    ),
                 )
                 .with_status(status));
             }
-            let next = redirect_target(&response, &url)?;
-            if url.scheme() == "https" && next.scheme() == "http" {
-                return Err(Error::new(
-                    ErrorKind::Protocol,
-                    format!("refused a redirect from https to http ({} → {})", describe(&url), describe(&next)),
-                )
-                .with_status(status));
-            }
+            let location = response.headers().get("location").map(|v| v.as_bytes());
+            let next = redirect_target(&url, status, location)?;
             if status == 303 || next.origin() != *credentials.origin {
                 carry_token = false;
             }
@@ -157,7 +164,10 @@ impl Transport {
                 req.call()
             }
             Method::PostJson(body) => {
-                let mut req = self.agent.post(url.as_str()).header("Content-Type", "application/json");
+                let mut req = self
+                    .agent
+                    .post(url.as_str())
+                    .header("Content-Type", "application/json");
                 for (name, value) in headers {
                     req = req.header(*name, *value);
                 }
@@ -171,7 +181,13 @@ impl Transport {
     }
 
     /// GETs (or POSTs) JSON and returns the body of a 2xx answer, at most [`JSON_BODY_LIMIT`] bytes.
-    pub fn fetch_json(&self, method: Method<'_>, url: &Url, credentials: Credentials<'_>, what: &str) -> Result<Vec<u8>> {
+    pub fn fetch_json(
+        &self,
+        method: Method<'_>,
+        url: &Url,
+        credentials: Credentials<'_>,
+        what: &str,
+    ) -> Result<Vec<u8>> {
         let mut answer = self.send(method, url, credentials, &[("Accept", "application/json")])?;
         ensure_success(&mut answer, what)?;
         answer
@@ -193,8 +209,17 @@ pub fn ensure_success(answer: &mut Answer, what: &str) -> Result<()> {
     }
     let mut body = Vec::new();
     // The explanation is a courtesy: read at most 4 KiB of it, ignore failures.
-    let _ = answer.response.body_mut().as_reader().take(4096).read_to_end(&mut body);
-    let kind = if status == 401 || status == 403 { ErrorKind::Unauthorized } else { ErrorKind::Http };
+    let _ = answer
+        .response
+        .body_mut()
+        .as_reader()
+        .take(4096)
+        .read_to_end(&mut body);
+    let kind = if status == 401 || status == 403 {
+        ErrorKind::Unauthorized
+    } else {
+        ErrorKind::Http
+    };
     let mut message = format!("{what}: {} answered HTTP {status}", describe(&answer.url));
     if let Some(explained) = error_body_message(&body) {
         message.push_str(": ");
@@ -205,12 +230,17 @@ pub fn ensure_success(answer: &mut Answer, what: &str) -> Result<()> {
 
 /// The origin and path of `url`, for messages: never its query (pre-signed URLs carry secrets).
 pub fn describe(url: &Url) -> String {
-    format!("{}{}", url.origin().ascii_serialization(), clip(url.path(), 120))
+    format!(
+        "{}{}",
+        url.origin().ascii_serialization(),
+        clip(url.path(), 120)
+    )
 }
 
 /// Parses a URL given by the host or a server; only http and https are accepted.
 pub fn parse_url(text: &str, what: &str) -> Result<Url> {
-    let url = Url::parse(text.trim()).map_err(|e| Error::invalid(format!("{what} is not a valid URL: {e}")))?;
+    let url = Url::parse(text.trim())
+        .map_err(|e| Error::invalid(format!("{what} is not a valid URL: {e}")))?;
     check_scheme(&url).map_err(|e| Error::invalid(format!("{what}: {}", e.message)))?;
     Ok(url)
 }
@@ -218,34 +248,74 @@ pub fn parse_url(text: &str, what: &str) -> Result<Url> {
 fn check_scheme(url: &Url) -> Result<()> {
     match url.scheme() {
         "http" | "https" if url.host().is_some() => Ok(()),
-        other => Err(Error::new(ErrorKind::Protocol, format!("unsupported URL scheme \"{other}\" (only http and https)"))),
+        other => Err(Error::new(
+            ErrorKind::Protocol,
+            format!("unsupported URL scheme \"{other}\" (only http and https)"),
+        )),
     }
 }
 
-fn redirect_target(response: &Response<Body>, current: &Url) -> Result<Url> {
-    let status = response.status().as_u16();
-    let location = response
-        .headers()
-        .get("location")
-        .ok_or_else(|| Error::new(ErrorKind::Protocol, format!("redirect {status} from {} without Location", describe(current))).with_status(status))?;
-    // Location bytes as sent; a non-ASCII byte is percent-encoded by the URL parser, never decoded.
-    let text = String::from_utf8_lossy(location.as_bytes());
-    current.join(text.trim()).map_err(|e| {
-        Error::new(ErrorKind::Protocol, format!("redirect {status} from {} has an invalid Location: {e}", describe(current)))
-            .with_status(status)
-    })
+/// Where a redirect `status` from `current` with `location` leads: the `Location` is used as
+/// sent (relative ones resolved against `current`; a non-ASCII byte is percent-encoded, existing
+/// escapes are never decoded); only http(s) targets; https → http refused.
+pub fn redirect_target(current: &Url, status: u16, location: Option<&[u8]>) -> Result<Url> {
+    let location = location.ok_or_else(|| {
+        Error::new(
+            ErrorKind::Protocol,
+            format!(
+                "redirect {status} from {} without Location",
+                describe(current)
+            ),
+        )
+        .with_status(status)
+    })?;
+    let text = String::from_utf8_lossy(location);
+    let next = current.join(text.trim()).map_err(|e| {
+        Error::new(
+            ErrorKind::Protocol,
+            format!(
+                "redirect {status} from {} has an invalid Location: {e}",
+                describe(current)
+            ),
+        )
+        .with_status(status)
+    })?;
+    check_scheme(&next).map_err(|e| e.with_status(status))?;
+    if current.scheme() == "https" && next.scheme() == "http" {
+        return Err(Error::new(
+            ErrorKind::Protocol,
+            format!(
+                "refused a redirect from https to http ({} → {})",
+                describe(current),
+                describe(&next)
+            ),
+        )
+        .with_status(status));
+    }
+    Ok(next)
 }
 
 /// Maps a ureq error on a request to `url` onto our categories.
 pub fn map_ureq_error(err: ureq::Error, url: &Url) -> Error {
     let at = describe(url);
     match err {
-        ureq::Error::Timeout(which) => Error::new(ErrorKind::Timeout, format!("{at}: timed out ({which})")),
+        ureq::Error::Timeout(which) => {
+            Error::new(ErrorKind::Timeout, format!("{at}: timed out ({which})"))
+        }
         ureq::Error::Io(io) => map_io_error(&io, url),
-        ureq::Error::HostNotFound => Error::new(ErrorKind::Network, format!("{at}: host not found")),
-        ureq::Error::ConnectionFailed => Error::new(ErrorKind::Network, format!("{at}: connection failed")),
-        ureq::Error::Tls(msg) => Error::new(ErrorKind::Network, format!("{at}: TLS failure: {msg}")),
-        ureq::Error::BodyExceedsLimit(n) => Error::new(ErrorKind::Protocol, format!("{at}: answer larger than the {n}-byte limit")),
+        ureq::Error::HostNotFound => {
+            Error::new(ErrorKind::Network, format!("{at}: host not found"))
+        }
+        ureq::Error::ConnectionFailed => {
+            Error::new(ErrorKind::Network, format!("{at}: connection failed"))
+        }
+        ureq::Error::Tls(msg) => {
+            Error::new(ErrorKind::Network, format!("{at}: TLS failure: {msg}"))
+        }
+        ureq::Error::BodyExceedsLimit(n) => Error::new(
+            ErrorKind::Protocol,
+            format!("{at}: answer larger than the {n}-byte limit"),
+        ),
         ureq::Error::BadUri(msg) => Error::invalid(format!("{at}: invalid URL: {msg}")),
         other => Error::new(ErrorKind::Protocol, format!("{at}: {other}")),
     }
@@ -256,7 +326,10 @@ pub fn map_io_error(io: &std::io::Error, url: &Url) -> Error {
     let at = describe(url);
     if let Some(inner) = io.get_ref().and_then(|e| e.downcast_ref::<ureq::Error>()) {
         if let ureq::Error::Timeout(which) = inner {
-            return Error::new(ErrorKind::Timeout, format!("{at}: stalled, no data for the stall timeout ({which})"));
+            return Error::new(
+                ErrorKind::Timeout,
+                format!("{at}: stalled, no data for the stall timeout ({which})"),
+            );
         }
         if let ureq::Error::Io(inner_io) = inner {
             return map_io_error(inner_io, url);
@@ -265,8 +338,13 @@ pub fn map_io_error(io: &std::io::Error, url: &Url) -> Error {
     }
     use std::io::ErrorKind as K;
     match io.kind() {
-        K::TimedOut | K::WouldBlock => Error::new(ErrorKind::Timeout, format!("{at}: timed out: {io}")),
-        K::UnexpectedEof => Error::new(ErrorKind::Integrity, format!("{at}: connection closed before the whole body arrived")),
+        K::TimedOut | K::WouldBlock => {
+            Error::new(ErrorKind::Timeout, format!("{at}: timed out: {io}"))
+        }
+        K::UnexpectedEof => Error::new(
+            ErrorKind::Integrity,
+            format!("{at}: connection closed before the whole body arrived"),
+        ),
         _ => Error::new(ErrorKind::Network, format!("{at}: {io}")),
     }
 }
@@ -282,14 +360,23 @@ mod tests {
         let c = Url::parse("http://127.0.0.1:8080/y?z").unwrap().origin();
         assert_ne!(a, b);
         assert_eq!(a, c);
-        assert_eq!(Url::parse("https://h/").unwrap().origin(), Url::parse("https://h:443/").unwrap().origin());
+        assert_eq!(
+            Url::parse("https://h/").unwrap().origin(),
+            Url::parse("https://h:443/").unwrap().origin()
+        );
     }
 
     #[test]
     fn parse_url_accepts_only_http_and_https() {
         assert!(parse_url("http://127.0.0.1:1/a", "u").is_ok());
-        assert_eq!(parse_url("file:///etc/passwd", "u").unwrap_err().kind, ErrorKind::InvalidArgument);
-        assert_eq!(parse_url("not a url", "u").unwrap_err().kind, ErrorKind::InvalidArgument);
+        assert_eq!(
+            parse_url("file:///etc/passwd", "u").unwrap_err().kind,
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            parse_url("not a url", "u").unwrap_err().kind,
+            ErrorKind::InvalidArgument
+        );
     }
 
     #[test]
@@ -301,8 +388,33 @@ mod tests {
     #[test]
     fn relative_and_encoded_locations_are_kept_byte_for_byte() {
         let base = Url::parse("http://127.0.0.1:1/a/b").unwrap();
-        let next = base.join("/blob/x?sig=ab%2Fcd%2Bef%3D").unwrap();
-        assert_eq!(next.as_str(), "http://127.0.0.1:1/blob/x?sig=ab%2Fcd%2Bef%3D");
-        assert_eq!(base.join("c").unwrap().as_str(), "http://127.0.0.1:1/a/c");
+        let next = redirect_target(&base, 302, Some(b"/blob/x?sig=ab%2Fcd%2Bef%3D")).unwrap();
+        assert_eq!(
+            next.as_str(),
+            "http://127.0.0.1:1/blob/x?sig=ab%2Fcd%2Bef%3D"
+        );
+        assert_eq!(
+            redirect_target(&base, 302, Some(b"c")).unwrap().as_str(),
+            "http://127.0.0.1:1/a/c"
+        );
+    }
+
+    #[test]
+    fn https_to_http_and_odd_targets_are_refused() {
+        let secure = Url::parse("https://cde.example/dl").unwrap();
+        let err = redirect_target(&secure, 302, Some(b"http://storage.example/blob")).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Protocol);
+        assert_eq!(err.http_status, Some(302));
+        assert!(redirect_target(&secure, 302, Some(b"https://storage.example/blob")).is_ok());
+        assert_eq!(
+            redirect_target(&secure, 302, Some(b"file:///etc/passwd"))
+                .unwrap_err()
+                .kind,
+            ErrorKind::Protocol
+        );
+        assert_eq!(
+            redirect_target(&secure, 302, None).unwrap_err().kind,
+            ErrorKind::Protocol
+        );
     }
 }

@@ -39,6 +39,10 @@ pub use selection::{Aborter, SelectionOptions, SelectionSession, SelectionStatus
 
 /// Opens `url` in the system browser (used when the host gives no `open_url`).
 pub fn open_in_system_browser(url: &str) -> Result<()> {
-    webbrowser::open(url)
-        .map_err(|e| Error::new(ErrorKind::Io, format!("could not open the system browser: {e}")))
+    webbrowser::open(url).map_err(|e| {
+        Error::new(
+            ErrorKind::Io,
+            format!("could not open the system browser: {e}"),
+        )
+    })
 }

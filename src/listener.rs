@@ -81,21 +81,37 @@ impl CallbackListener {
     /// Binds `127.0.0.1:port` (0: an ephemeral port) and starts answering.
     pub fn bind(port: u16) -> Result<Self> {
         let socket = TcpListener::bind(("127.0.0.1", port)).map_err(|e| {
-            Error::new(ErrorKind::Io, format!("cannot listen for the callback on 127.0.0.1:{port}: {e}"))
+            Error::new(
+                ErrorKind::Io,
+                format!("cannot listen for the callback on 127.0.0.1:{port}: {e}"),
+            )
         })?;
         let addr = socket
             .local_addr()
             .map_err(|e| Error::new(ErrorKind::Io, format!("callback listener address: {e}")))?;
         let path = format!("/{}", random_hex(16)?);
-        let shared = Arc::new(Shared { state: Mutex::new(State::default()), changed: Condvar::new() });
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+        });
         let thread = {
             let (shared, path) = (shared.clone(), path.clone());
             std::thread::Builder::new()
                 .name("ocde-callback".into())
                 .spawn(move || accept_loop(socket, &shared, &path, addr.port()))
-                .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the listener thread: {e}")))?
+                .map_err(|e| {
+                    Error::new(
+                        ErrorKind::Internal,
+                        format!("cannot start the listener thread: {e}"),
+                    )
+                })?
         };
-        Ok(CallbackListener { thread: Some(thread), shared, addr, path })
+        Ok(CallbackListener {
+            thread: Some(thread),
+            shared,
+            addr,
+            path,
+        })
     }
 
     /// The URL to give the CDE: `http://127.0.0.1:PORT/<32 hex digits>`, with no query.
@@ -128,7 +144,12 @@ impl CallbackListener {
                 return WaitResult::TimedOut;
             }
             let wake = until.min(deadline) - now;
-            state = self.shared.changed.wait_timeout(state, wake).unwrap_or_else(|p| p.into_inner()).0;
+            state = self
+                .shared
+                .changed
+                .wait_timeout(state, wake)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
     }
 
@@ -155,7 +176,9 @@ impl CallbackListener {
     /// Stops answering and closes the listening socket before returning (the port is free).
     /// Idempotent; [`wait`](Self::wait) and [`abort`](Self::abort) keep working afterwards.
     pub fn stop(&mut self) {
-        let Some(thread) = self.thread.take() else { return };
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
         self.shared.lock().stopping = true;
         // Wake the blocking accept(); the loop sees `stopping` and returns, dropping the socket.
         let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
@@ -185,10 +208,12 @@ fn accept_loop(socket: TcpListener, shared: &Arc<Shared>, path: &str, port: u16)
             continue; // dropped: closed unanswered
         }
         let (shared, path, active) = (shared.clone(), path.to_string(), active.clone());
-        let spawned = std::thread::Builder::new().name("ocde-callback-conn".into()).spawn(move || {
-            handle_connection(stream, &shared, &path, port);
-            active.fetch_sub(1, Ordering::SeqCst);
-        });
+        let spawned = std::thread::Builder::new()
+            .name("ocde-callback-conn".into())
+            .spawn(move || {
+                handle_connection(stream, &shared, &path, port);
+                active.fetch_sub(1, Ordering::SeqCst);
+            });
         if spawned.is_err() {
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -231,7 +256,12 @@ pub fn judge(method: &str, target: &str, host: Option<&str>, path: &str, port: u
 /// `user_cancelled_selection=true`. If none is found, the query is read again with `?` as a
 /// separator too, for the server that appends `?selected_documents_url=` after an existing query.
 pub fn parse_callback_query(query: &str) -> Option<CallbackOutcome> {
-    find_outcome(query).or_else(|| query.contains('?').then(|| find_outcome(&query.replace('?', "&"))).flatten())
+    find_outcome(query).or_else(|| {
+        query
+            .contains('?')
+            .then(|| find_outcome(&query.replace('?', "&")))
+            .flatten()
+    })
 }
 
 fn find_outcome(query: &str) -> Option<CallbackOutcome> {
@@ -242,7 +272,9 @@ fn find_outcome(query: &str) -> Option<CallbackOutcome> {
                 return Some(CallbackOutcome::Cancelled)
             }
             "selected_documents_url" if !value.is_empty() => selected = Some(value.into_owned()),
-            "selected_url" if !value.is_empty() && selected.is_none() => selected = Some(value.into_owned()),
+            "selected_url" if !value.is_empty() && selected.is_none() => {
+                selected = Some(value.into_owned())
+            }
             _ => {}
         }
     }
@@ -283,14 +315,25 @@ fn read_head(stream: &mut TcpStream) -> Option<Head> {
         .filter_map(|l| l.split_once(':'))
         .find(|(name, _)| name.trim().eq_ignore_ascii_case("host"))
         .map(|(_, value)| value.trim().to_string());
-    Some(Head { method: method.to_ascii_uppercase(), target: target.to_string(), host })
+    Some(Head {
+        method: method.to_ascii_uppercase(),
+        target: target.to_string(),
+        host,
+    })
 }
 
 fn handle_connection(mut stream: TcpStream, shared: &Shared, path: &str, port: u16) {
     let _ = stream.set_read_timeout(Some(CONNECTION_TIMEOUT));
     let _ = stream.set_write_timeout(Some(CONNECTION_TIMEOUT));
     let Some(head) = read_head(&mut stream) else {
-        respond(&mut stream, 400, "Bad Request", "text/plain; charset=utf-8", b"Bad Request", false);
+        respond(
+            &mut stream,
+            400,
+            "Bad Request",
+            "text/plain; charset=utf-8",
+            b"Bad Request",
+            false,
+        );
         return;
     };
     let head_only = head.method == "HEAD";
@@ -310,16 +353,37 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared, path: &str, port: u
                 Some(CallbackOutcome::Selected(_)) => RECEIVED_PAGE,
                 None => ABORTED_PAGE,
             };
-            respond(&mut stream, 200, "OK", "text/html; charset=utf-8", body.as_bytes(), head_only);
+            respond(
+                &mut stream,
+                200,
+                "OK",
+                "text/html; charset=utf-8",
+                body.as_bytes(),
+                head_only,
+            );
         }
         Verdict::Refuse(status, reason) => {
-            respond(&mut stream, status, reason, "text/plain; charset=utf-8", reason.as_bytes(), head_only);
+            respond(
+                &mut stream,
+                status,
+                reason,
+                "text/plain; charset=utf-8",
+                reason.as_bytes(),
+                head_only,
+            );
         }
     }
 }
 
 /// Writes one complete answer with `Connection: close`, then closes our side.
-fn respond(stream: &mut TcpStream, status: u16, reason: &str, content_type: &str, body: &[u8], head_only: bool) {
+fn respond(
+    stream: &mut TcpStream,
+    status: u16,
+    reason: &str,
+    content_type: &str,
+    body: &[u8],
+    head_only: bool,
+) {
     let head = format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
          Connection: close\r\nCache-Control: no-store\r\nReferrer-Policy: no-referrer\r\n\
@@ -334,7 +398,8 @@ fn respond(stream: &mut TcpStream, status: u16, reason: &str, content_type: &str
     let _ = stream.shutdown(Shutdown::Write);
 }
 
-const RECEIVED_PAGE: &str = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Selection received</title></head>\
+const RECEIVED_PAGE: &str =
+    "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Selection received</title></head>\
 <body><h1>Selection received</h1><p id=\"ocde-result\">Your selection reached the application. \
 You can close this tab.</p></body></html>";
 const CANCELLED_PAGE: &str = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Selection cancelled</title></head>\
@@ -347,8 +412,12 @@ You can close this tab.</p></body></html>";
 /// `bytes` random bytes from the OS, as lowercase hex.
 pub fn random_hex(bytes: usize) -> Result<String> {
     let mut buf = vec![0u8; bytes];
-    getrandom::getrandom(&mut buf)
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("no randomness from the OS: {e}")))?;
+    getrandom::getrandom(&mut buf).map_err(|e| {
+        Error::new(
+            ErrorKind::Internal,
+            format!("no randomness from the OS: {e}"),
+        )
+    })?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
@@ -361,37 +430,84 @@ mod tests {
     #[test]
     fn only_get_on_the_exact_path_with_a_loopback_host() {
         let ok = "/0123456789abcdef0123456789abcdef?selected_documents_url=http%3A%2F%2Fh%2Fs";
-        assert!(matches!(judge("GET", ok, Some("127.0.0.1:5"), P, 5), Verdict::Accept(_)));
-        assert!(matches!(judge("GET", ok, Some("LocalHost:5"), P, 5), Verdict::Accept(_)));
-        assert_eq!(judge("POST", ok, Some("127.0.0.1:5"), P, 5), Verdict::Refuse(405, "Method Not Allowed"));
-        assert_eq!(judge("HEAD", ok, Some("127.0.0.1:5"), P, 5), Verdict::Refuse(405, "Method Not Allowed"));
-        assert_eq!(judge("GET", ok, Some("evil.example:5"), P, 5), Verdict::Refuse(400, "Bad Request"));
-        assert_eq!(judge("GET", ok, Some("127.0.0.1:6"), P, 5), Verdict::Refuse(400, "Bad Request"));
-        assert_eq!(judge("GET", ok, None, P, 5), Verdict::Refuse(400, "Bad Request"));
-        assert_eq!(judge("GET", "/favicon.ico", Some("127.0.0.1:5"), P, 5), Verdict::Refuse(404, "Not Found"));
-        assert_eq!(judge("GET", &ok[..20], Some("127.0.0.1:5"), P, 5), Verdict::Refuse(404, "Not Found"));
-        assert_eq!(judge("GET", P, Some("127.0.0.1:5"), P, 5), Verdict::Refuse(400, "Bad Request"));
+        assert!(matches!(
+            judge("GET", ok, Some("127.0.0.1:5"), P, 5),
+            Verdict::Accept(_)
+        ));
+        assert!(matches!(
+            judge("GET", ok, Some("LocalHost:5"), P, 5),
+            Verdict::Accept(_)
+        ));
+        assert_eq!(
+            judge("POST", ok, Some("127.0.0.1:5"), P, 5),
+            Verdict::Refuse(405, "Method Not Allowed")
+        );
+        assert_eq!(
+            judge("HEAD", ok, Some("127.0.0.1:5"), P, 5),
+            Verdict::Refuse(405, "Method Not Allowed")
+        );
+        assert_eq!(
+            judge("GET", ok, Some("evil.example:5"), P, 5),
+            Verdict::Refuse(400, "Bad Request")
+        );
+        assert_eq!(
+            judge("GET", ok, Some("127.0.0.1:6"), P, 5),
+            Verdict::Refuse(400, "Bad Request")
+        );
+        assert_eq!(
+            judge("GET", ok, None, P, 5),
+            Verdict::Refuse(400, "Bad Request")
+        );
+        assert_eq!(
+            judge("GET", "/favicon.ico", Some("127.0.0.1:5"), P, 5),
+            Verdict::Refuse(404, "Not Found")
+        );
+        assert_eq!(
+            judge("GET", &ok[..20], Some("127.0.0.1:5"), P, 5),
+            Verdict::Refuse(404, "Not Found")
+        );
+        assert_eq!(
+            judge("GET", P, Some("127.0.0.1:5"), P, 5),
+            Verdict::Refuse(400, "Bad Request")
+        );
     }
 
     #[test]
     fn query_is_split_then_decoded_once() {
         // %2526 is "%26" after one decode: must not become "&".
         let q = "selected_documents_url=http%3A%2F%2Fh%2Fsel%3Fa%3D1%26b%3D2%2526+x";
-        assert_eq!(parse_callback_query(q), Some(CallbackOutcome::Selected("http://h/sel?a=1&b=2%26 x".into())));
+        assert_eq!(
+            parse_callback_query(q),
+            Some(CallbackOutcome::Selected(
+                "http://h/sel?a=1&b=2%26 x".into()
+            ))
+        );
     }
 
     #[test]
     fn legacy_name_cancel_and_second_question_mark() {
-        assert_eq!(parse_callback_query("selected_url=http%3A%2F%2Fh%2Fs"), Some(CallbackOutcome::Selected("http://h/s".into())));
-        assert_eq!(parse_callback_query("user_cancelled_selection=true"), Some(CallbackOutcome::Cancelled));
-        assert_eq!(parse_callback_query("user_cancelled_selection=TRUE"), Some(CallbackOutcome::Cancelled));
+        assert_eq!(
+            parse_callback_query("selected_url=http%3A%2F%2Fh%2Fs"),
+            Some(CallbackOutcome::Selected("http://h/s".into()))
+        );
+        assert_eq!(
+            parse_callback_query("user_cancelled_selection=true"),
+            Some(CallbackOutcome::Cancelled)
+        );
+        assert_eq!(
+            parse_callback_query("user_cancelled_selection=TRUE"),
+            Some(CallbackOutcome::Cancelled)
+        );
         assert_eq!(parse_callback_query("user_cancelled_selection=false"), None);
         assert_eq!(
             parse_callback_query("state=x?selected_documents_url=http%3A%2F%2Fh%2Fs"),
             Some(CallbackOutcome::Selected("http://h/s".into()))
         );
         // An unencoded '?' inside the value survives when the plain reading already finds the key.
-        assert_eq!(parse_callback_query("selected_documents_url=http://h/s?id=5"), Some(CallbackOutcome::Selected("http://h/s?id=5".into())));
+        assert_eq!(
+            parse_callback_query("selected_documents_url=http://h/s?id=5"),
+            Some(CallbackOutcome::Selected("http://h/s?id=5".into()))
+        );
         assert_eq!(parse_callback_query(""), None);
     }
 

@@ -33,7 +33,10 @@ impl SelectDocumentsRequest {
             body.insert("server_context".into(), Value::String(ctx.clone()));
         }
         if !self.supported_file_extensions.is_empty() {
-            body.insert("supported_file_extensions".into(), json!(self.supported_file_extensions));
+            body.insert(
+                "supported_file_extensions".into(),
+                json!(self.supported_file_extensions),
+            );
         }
         Value::Object(body)
     }
@@ -57,11 +60,17 @@ impl SelectDocumentsResponse {
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
             .ok_or_else(|| {
-                Error::new(ErrorKind::Protocol, "select-documents answer has no select_documents_url")
+                Error::new(
+                    ErrorKind::Protocol,
+                    "select-documents answer has no select_documents_url",
+                )
             })?;
         Ok(SelectDocumentsResponse {
             select_documents_url: url.to_string(),
-            expires_in: value.get("expires_in").and_then(lenient_i64).and_then(|v| u64::try_from(v).ok()),
+            expires_in: value
+                .get("expires_in")
+                .and_then(lenient_i64)
+                .and_then(|v| u64::try_from(v).ok()),
         })
     }
 }
@@ -98,22 +107,30 @@ pub struct DocumentVersion {
 impl DocumentVersion {
     /// Reads one DocumentVersion object; anything that is not an object is a protocol error.
     pub fn from_value(value: &Value) -> Result<Self> {
-        let obj = value
-            .as_object()
-            .ok_or_else(|| Error::new(ErrorKind::Protocol, "a document entry is not a JSON object"))?;
+        let obj = value.as_object().ok_or_else(|| {
+            Error::new(ErrorKind::Protocol, "a document entry is not a JSON object")
+        })?;
         let text = |key: &str| obj.get(key).map(lenient_string).unwrap_or_default();
         let links = obj.get("links");
         let link = |key: &str| -> Option<String> {
             let l = links?.get(key)?;
             // `{ "url": "..." }` per the spec; a bare string is accepted too.
-            l.get("url").and_then(Value::as_str).or_else(|| l.as_str()).map(str::to_string)
+            l.get("url")
+                .and_then(Value::as_str)
+                .or_else(|| l.as_str())
+                .map(str::to_string)
         };
         let file = obj.get("file_description");
         Ok(DocumentVersion {
             document_id: text("document_id"),
             title: text("title"),
-            file_name: file.and_then(|f| f.get("name")).map(lenient_string).unwrap_or_default(),
-            size_in_bytes: file.and_then(|f| f.get("size_in_bytes")).and_then(lenient_i64),
+            file_name: file
+                .and_then(|f| f.get("name"))
+                .map(lenient_string)
+                .unwrap_or_default(),
+            size_in_bytes: file
+                .and_then(|f| f.get("size_in_bytes"))
+                .and_then(lenient_i64),
             version_number: text("version_number"),
             version_index: obj.get("version_index").and_then(lenient_i64).unwrap_or(0),
             creation_date: text("creation_date"),
@@ -154,12 +171,18 @@ impl SelectedDocuments {
                 ))
             }
         };
-        let documents = docs.iter().map(DocumentVersion::from_value).collect::<Result<Vec<_>>>()?;
+        let documents = docs
+            .iter()
+            .map(DocumentVersion::from_value)
+            .collect::<Result<Vec<_>>>()?;
         let server_context = match value.get("server_context") {
             None | Some(Value::Null) => None,
             Some(v) => Some(lenient_string(v)),
         };
-        Ok(SelectedDocuments { server_context, documents })
+        Ok(SelectedDocuments {
+            server_context,
+            documents,
+        })
     }
 }
 
@@ -168,7 +191,14 @@ impl SelectedDocuments {
 /// `{"error"}`, `{"title"}`; otherwise the start of the body as text.
 pub fn error_body_message(body: &[u8]) -> Option<String> {
     if let Ok(value) = serde_json::from_slice::<Value>(body) {
-        for key in ["message", "Message", "detail", "error_description", "error", "title"] {
+        for key in [
+            "message",
+            "Message",
+            "detail",
+            "error_description",
+            "error",
+            "title",
+        ] {
             if let Some(v) = value.get(key) {
                 if let Some(s) = v.as_str().filter(|s| !s.is_empty()) {
                     return Some(clip(s, 300));
@@ -203,8 +233,11 @@ fn collect_strings(value: &Value, out: &mut Vec<String>) {
 /// Shortens `s` to at most `max` characters, replacing control characters so a hostile body
 /// cannot forge lines in a host's log.
 pub fn clip(s: &str, max: usize) -> String {
-    let mut out: String =
-        s.chars().take(max).map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let mut out: String = s
+        .chars()
+        .take(max)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     if s.chars().count() > max {
         out.push('…');
     }
@@ -212,8 +245,12 @@ pub fn clip(s: &str, max: usize) -> String {
 }
 
 fn parse_json(body: &[u8], what: &str) -> Result<Value> {
-    serde_json::from_slice(body)
-        .map_err(|e| Error::new(ErrorKind::Protocol, format!("{what} is not valid JSON: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        Error::new(
+            ErrorKind::Protocol,
+            format!("{what} is not valid JSON: {e}"),
+        )
+    })
 }
 
 /// A string member, tolerating numbers and other scalars sent where text was expected.
@@ -229,7 +266,9 @@ fn lenient_string(value: &Value) -> String {
 fn lenient_i64(value: &Value) -> Option<i64> {
     match value {
         Value::Number(n) => n.as_i64().or_else(|| {
-            n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e18).map(|f| f as i64)
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e18)
+                .map(|f| f as i64)
         }),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
@@ -240,7 +279,10 @@ fn lenient_i64(value: &Value) -> Option<i64> {
 mod tests {
     use super::*;
 
-    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/selected-documents");
+    const FIXTURES: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/selected-documents"
+    );
 
     fn fixture(name: &str) -> SelectedDocuments {
         let body = std::fs::read(format!("{FIXTURES}/{name}")).expect("fixture present");
@@ -250,7 +292,10 @@ mod tests {
     #[test]
     fn spec_example_parses_every_member() {
         let sel = fixture("spec-example.json");
-        assert_eq!(sel.server_context.as_deref(), Some("5a0b9c95-481c-4eb0-b564-0d04837c669d"));
+        assert_eq!(
+            sel.server_context.as_deref(),
+            Some("5a0b9c95-481c-4eb0-b564-0d04837c669d")
+        );
         let d = &sel.documents[0];
         assert_eq!(d.document_id, "bf546064-6b97-4730-a094-c21ab929c91a");
         assert_eq!(d.file_name, "model.ifc");
@@ -258,7 +303,11 @@ mod tests {
         assert_eq!(d.version_index, 3);
         assert_eq!(d.version_number, "v3.0");
         assert!(d.download_url.ends_with("/versions/v3.0/download"));
-        assert!(d.details_url.as_deref().unwrap_or("").contains("/ui/projects/"));
+        assert!(d
+            .details_url
+            .as_deref()
+            .unwrap_or("")
+            .contains("/ui/projects/"));
     }
 
     #[test]
@@ -294,23 +343,49 @@ mod tests {
 
     #[test]
     fn documents_must_be_an_array() {
-        for body in [&br#"{}"#[..], br#"{"documents":null}"#, br#"{"documents":{}}"#, b"not json"] {
-            assert_eq!(SelectedDocuments::parse(body).unwrap_err().kind, ErrorKind::Protocol);
+        for body in [
+            &br#"{}"#[..],
+            br#"{"documents":null}"#,
+            br#"{"documents":{}}"#,
+            b"not json",
+        ] {
+            assert_eq!(
+                SelectedDocuments::parse(body).unwrap_err().kind,
+                ErrorKind::Protocol
+            );
         }
-        assert!(SelectedDocuments::parse(br#"{"documents":[]}"#).unwrap().documents.is_empty());
+        assert!(SelectedDocuments::parse(br#"{"documents":[]}"#)
+            .unwrap()
+            .documents
+            .is_empty());
     }
 
     #[test]
     fn select_response_requires_url_and_tolerates_string_expiry() {
-        let r = SelectDocumentsResponse::parse(br#"{"select_documents_url":"http://x/s","expires_in":"60","extra":1}"#).unwrap();
+        let r = SelectDocumentsResponse::parse(
+            br#"{"select_documents_url":"http://x/s","expires_in":"60","extra":1}"#,
+        )
+        .unwrap();
         assert_eq!(r.expires_in, Some(60));
-        assert_eq!(SelectDocumentsResponse::parse(br#"{"expires_in":60}"#).unwrap_err().kind, ErrorKind::Protocol);
+        assert_eq!(
+            SelectDocumentsResponse::parse(br#"{"expires_in":60}"#)
+                .unwrap_err()
+                .kind,
+            ErrorKind::Protocol
+        );
     }
 
     #[test]
     fn request_body_omits_unset_members() {
-        let mut req = SelectDocumentsRequest { callback_url: "http://127.0.0.1:1/x".into(), callback_expires_in: 5, ..Default::default() };
-        assert_eq!(req.to_json(), json!({"callback":{"url":"http://127.0.0.1:1/x","expires_in":5}}));
+        let mut req = SelectDocumentsRequest {
+            callback_url: "http://127.0.0.1:1/x".into(),
+            callback_expires_in: 5,
+            ..Default::default()
+        };
+        assert_eq!(
+            req.to_json(),
+            json!({"callback":{"url":"http://127.0.0.1:1/x","expires_in":5}})
+        );
         req.server_context = Some("ctx".into());
         req.supported_file_extensions = vec![".ifc".into()];
         assert_eq!(req.to_json()["supported_file_extensions"], json!([".ifc"]));
@@ -319,10 +394,19 @@ mod tests {
 
     #[test]
     fn error_bodies_in_every_shape() {
-        assert_eq!(error_body_message(br#"{"message":"nope"}"#).unwrap(), "nope");
-        assert_eq!(error_body_message(br#"{"errors":{"Message":["a","b"]}}"#).unwrap(), "a; b");
+        assert_eq!(
+            error_body_message(br#"{"message":"nope"}"#).unwrap(),
+            "nope"
+        );
+        assert_eq!(
+            error_body_message(br#"{"errors":{"Message":["a","b"]}}"#).unwrap(),
+            "a; b"
+        );
         assert_eq!(error_body_message(br#"{"detail":"d"}"#).unwrap(), "d");
-        assert_eq!(error_body_message(b"<Error>x\ny</Error>").unwrap(), "<Error>x y</Error>");
+        assert_eq!(
+            error_body_message(b"<Error>x\ny</Error>").unwrap(),
+            "<Error>x y</Error>"
+        );
         assert_eq!(error_body_message(b""), None);
     }
 }

@@ -6,7 +6,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::filename::{safe_file_name, unique_names};
 use crate::http::{parse_url, Method};
 use crate::listener::{CallbackListener, CallbackOutcome, WaitResult};
-use crate::models::{DocumentVersion, SelectDocumentsRequest, SelectDocumentsResponse, SelectedDocuments};
+use crate::models::{
+    DocumentVersion, SelectDocumentsRequest, SelectDocumentsResponse, SelectedDocuments,
+};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -98,7 +100,11 @@ impl SelectionSession {
         };
         let endpoint = client.endpoint("select-documents")?;
         let body = request.to_json().to_string();
-        let answer = client.fetch_json(Method::PostJson(body.as_bytes()), &endpoint, "select-documents")?;
+        let answer = client.fetch_json(
+            Method::PostJson(body.as_bytes()),
+            &endpoint,
+            "select-documents",
+        )?;
         let response = SelectDocumentsResponse::parse(&answer)?;
         // Never hand a non-http(s) URL from a server to a browser.
         parse_url(&response.select_documents_url, "select_documents_url")
@@ -112,7 +118,11 @@ impl SelectionSession {
             aborter: shared_abort,
             select_documents_url: response.select_documents_url,
             deadline,
-            progress: Mutex::new(Progress { finished: None, selection: None, safe_names: Vec::new() }),
+            progress: Mutex::new(Progress {
+                finished: None,
+                selection: None,
+                safe_names: Vec::new(),
+            }),
         })
     }
 
@@ -151,8 +161,11 @@ impl SelectionSession {
                     SelectionStatus::Aborted
                 } else {
                     let selection = self.fetch_selection(&url)?;
-                    let names: Vec<String> =
-                        selection.documents.iter().map(|d| safe_file_name(&d.file_name)).collect();
+                    let names: Vec<String> = selection
+                        .documents
+                        .iter()
+                        .map(|d| safe_file_name(&d.file_name))
+                        .collect();
                     progress.safe_names = unique_names(&names);
                     progress.selection = Some(selection);
                     SelectionStatus::Selected
@@ -165,19 +178,29 @@ impl SelectionSession {
     }
 
     fn fetch_selection(&self, url: &str) -> Result<SelectedDocuments> {
-        let url = parse_url(url, "selected_documents_url").map_err(|e| Error::new(ErrorKind::Protocol, e.message))?;
-        let body = self.client.fetch_json(Method::Get, &url, "selected documents")?;
+        let url = parse_url(url, "selected_documents_url")
+            .map_err(|e| Error::new(ErrorKind::Protocol, e.message))?;
+        let body = self
+            .client
+            .fetch_json(Method::Get, &url, "selected documents")?;
         SelectedDocuments::parse(&body)
     }
 
     /// The selected documents (empty until `poll` returned [`SelectionStatus::Selected`]).
     pub fn documents(&self) -> Vec<DocumentVersion> {
-        lock(&self.progress).selection.as_ref().map(|s| s.documents.clone()).unwrap_or_default()
+        lock(&self.progress)
+            .selection
+            .as_ref()
+            .map(|s| s.documents.clone())
+            .unwrap_or_default()
     }
 
     /// The server context of the answer, if any.
     pub fn server_context(&self) -> Option<String> {
-        lock(&self.progress).selection.as_ref().and_then(|s| s.server_context.clone())
+        lock(&self.progress)
+            .selection
+            .as_ref()
+            .and_then(|s| s.server_context.clone())
     }
 
     /// The safe, unique file name of document `index` inside a destination folder.
@@ -193,7 +216,7 @@ impl SelectionSession {
 
 fn listener_abort_handle(listener: &CallbackListener) -> Aborter {
     let handle = listener.abort_handle();
-    Aborter(std::sync::Arc::new(move || handle()))
+    Aborter(std::sync::Arc::new(handle))
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -8,7 +8,9 @@ use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 fn callback_parts(url: &str) -> (u16, String) {
-    let rest = url.strip_prefix("http://127.0.0.1:").expect("literal loopback address");
+    let rest = url
+        .strip_prefix("http://127.0.0.1:")
+        .expect("literal loopback address");
     let (port, path) = rest.split_once('/').unwrap();
     (port.parse().unwrap(), format!("/{path}"))
 }
@@ -21,8 +23,15 @@ fn raw(port: u16, request: &str) -> (u16, String) {
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
     let text = String::from_utf8_lossy(&out).into_owned();
-    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -38,18 +47,31 @@ fn callback_url_is_loopback_literal_with_random_path_and_no_query() {
     let a = start(&client, &Opts::default(), &opener).unwrap();
     let b = start(&client, &Opts::default(), &opener).unwrap();
     let selects = sim.select_requests();
-    let urls: Vec<String> = selects.iter().map(|s| s["callback"]["url"].as_str().unwrap().to_string()).collect();
+    let urls: Vec<String> = selects
+        .iter()
+        .map(|s| s["callback"]["url"].as_str().unwrap().to_string())
+        .collect();
     for url in &urls {
         assert!(!url.contains('?'), "no query of our own: {url}");
         let (port, path) = callback_parts(url);
         assert_ne!(port, 0);
         let hex = path.trim_start_matches('/');
-        assert!(hex.len() >= 32 && hex.chars().all(|c| c.is_ascii_hexdigit()), "128-bit random path: {path}");
+        assert!(
+            hex.len() >= 32 && hex.chars().all(|c| c.is_ascii_hexdigit()),
+            "128-bit random path: {path}"
+        );
         // Bound to 127.0.0.1 only: another loopback address on the same port is refused.
-        assert!(TcpStream::connect(("127.0.0.2", port)).is_err(), "listener must not answer on 127.0.0.2");
+        assert!(
+            TcpStream::connect(("127.0.0.2", port)).is_err(),
+            "listener must not answer on 127.0.0.2"
+        );
         assert!(TcpStream::connect(("127.0.0.1", port)).is_ok());
     }
-    assert_ne!(callback_parts(&urls[0]).1, callback_parts(&urls[1]).1, "paths differ per selection");
+    assert_ne!(
+        callback_parts(&urls[0]).1,
+        callback_parts(&urls[1]).1,
+        "paths differ per selection"
+    );
     assert_eq!(selects[0]["callback"]["expires_in"], 3600);
     drop((a, b));
 }
@@ -62,11 +84,28 @@ fn configured_port_is_used_and_a_taken_port_is_a_clear_error() {
     let port = probe.local_addr().unwrap().port();
     let opener = Opener::new();
     // Taken: the port is held by `probe`.
-    let (status, message) = start(&client, &Opts { port, ..Default::default() }, &opener).err().expect("port in use");
+    let (status, message) = start(
+        &client,
+        &Opts {
+            port,
+            ..Default::default()
+        },
+        &opener,
+    )
+    .err()
+    .expect("port in use");
     assert_eq!(status, OcdeStatus::Io);
     assert!(message.contains(&port.to_string()), "{message}");
     drop(probe);
-    let sel = start(&client, &Opts { port, ..Default::default() }, &opener).unwrap();
+    let sel = start(
+        &client,
+        &Opts {
+            port,
+            ..Default::default()
+        },
+        &opener,
+    )
+    .unwrap();
     assert_eq!(callback_parts(&registered_callback(&sim)).0, port);
     drop(sel);
 }
@@ -75,12 +114,20 @@ fn configured_port_is_used_and_a_taken_port_is_a_clear_error() {
 fn options_reach_the_cde() {
     let sim = Simulator::start(SimConfig::default()).unwrap();
     let client = CClient::for_sim(&sim);
-    let opts = Opts { expires_in_s: 120, server_context: Some("ctx-1".into()), extensions: vec![".ifc".into(), ".pdf".into()], ..Default::default() };
+    let opts = Opts {
+        expires_in_s: 120,
+        server_context: Some("ctx-1".into()),
+        extensions: vec![".ifc".into(), ".pdf".into()],
+        ..Default::default()
+    };
     let _sel = start(&client, &opts, &Opener::new()).unwrap();
     let body = sim.select_requests().pop().unwrap();
     assert_eq!(body["callback"]["expires_in"], 120);
     assert_eq!(body["server_context"], "ctx-1");
-    assert_eq!(body["supported_file_extensions"], serde_json::json!([".ifc", ".pdf"]));
+    assert_eq!(
+        body["supported_file_extensions"],
+        serde_json::json!([".ifc", ".pdf"])
+    );
 }
 
 #[test]
@@ -92,18 +139,46 @@ fn bogus_requests_are_refused_and_the_real_one_still_wins() {
     let host = format!("127.0.0.1:{port}");
     let q = "?selected_documents_url=http%3A%2F%2F127.0.0.1%3A1%2Fx";
     let cases = [
-        (format!("GET /favicon.ico HTTP/1.1\r\nHost: {host}\r\n\r\n"), 404),
-        (format!("GET /other{q} HTTP/1.1\r\nHost: {host}\r\n\r\n"), 404),
-        (format!("GET {path}x{q} HTTP/1.1\r\nHost: {host}\r\n\r\n"), 404),
-        (format!("GET {path}{q} HTTP/1.1\r\nHost: evil.example:{port}\r\n\r\n"), 400),
-        (format!("GET {path}{q} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n", port + 1), 400),
-        (format!("POST {path}{q} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\n\r\n"), 405),
-        (format!("GET {path}?nothing=1 HTTP/1.1\r\nHost: {host}\r\n\r\n"), 400),
+        (
+            format!("GET /favicon.ico HTTP/1.1\r\nHost: {host}\r\n\r\n"),
+            404,
+        ),
+        (
+            format!("GET /other{q} HTTP/1.1\r\nHost: {host}\r\n\r\n"),
+            404,
+        ),
+        (
+            format!("GET {path}x{q} HTTP/1.1\r\nHost: {host}\r\n\r\n"),
+            404,
+        ),
+        (
+            format!("GET {path}{q} HTTP/1.1\r\nHost: evil.example:{port}\r\n\r\n"),
+            400,
+        ),
+        (
+            format!(
+                "GET {path}{q} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n",
+                port + 1
+            ),
+            400,
+        ),
+        (
+            format!("POST {path}{q} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\n\r\n"),
+            405,
+        ),
+        (
+            format!("GET {path}?nothing=1 HTTP/1.1\r\nHost: {host}\r\n\r\n"),
+            400,
+        ),
     ];
     for (request, expected) in &cases {
         assert_eq!(raw(port, request).0, *expected, "{request}");
     }
-    assert_eq!(sel.poll(50), OcdeStatus::Pending, "the wait goes on after bogus requests");
+    assert_eq!(
+        sel.poll(50),
+        OcdeStatus::Pending,
+        "the wait goes on after bogus requests"
+    );
     sim.browse(&sel.url(), BrowserChoice::SelectAll).unwrap();
     assert_eq!(sel.wait(50), OcdeStatus::Ok, "{}", last_error());
     assert_eq!(sel.count(), 3);
@@ -115,7 +190,12 @@ fn localhost_host_header_counts() {
     let client = CClient::for_sim(&sim);
     let sel = start(&client, &Opts::default(), &Opener::new()).unwrap();
     let (port, path) = callback_parts(&registered_callback(&sim));
-    let (status, body) = raw(port, &format!("GET {path}?user_cancelled_selection=true HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n"));
+    let (status, body) = raw(
+        port,
+        &format!(
+            "GET {path}?user_cancelled_selection=true HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n"
+        ),
+    );
     assert_eq!(status, 200);
     assert!(body.contains("cancelled"), "{body}");
     assert_eq!(sel.wait(10), OcdeStatus::UserCancelled);
@@ -123,14 +203,21 @@ fn localhost_host_header_counts() {
 
 #[test]
 fn navigation_callback_selects_and_shows_a_received_page() {
-    let (sim, _client, sel, status) = selected(SimConfig::default(), None, BrowserChoice::Select(vec!["doc-1".into(), "doc-3".into()]));
+    let (sim, _client, sel, status) = selected(
+        SimConfig::default(),
+        None,
+        BrowserChoice::Select(vec!["doc-1".into(), "doc-3".into()]),
+    );
     assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
     assert_eq!(sel.count(), 2);
     assert_eq!(sel.document(0).document_id, "doc-1");
     assert_eq!(sel.document(1).document_id, "doc-3");
     // A final status sticks.
     assert_eq!(sel.poll(0), OcdeStatus::Ok);
-    assert!(sim.requests().iter().any(|r| r.path().starts_with("/documents/1.0/selections/")));
+    assert!(sim
+        .requests()
+        .iter()
+        .any(|r| r.path().starts_with("/documents/1.0/selections/")));
 }
 
 #[test]
@@ -140,13 +227,20 @@ fn browser_page_says_the_selection_arrived() {
     let sel = start(&client, &Opts::default(), &Opener::new()).unwrap();
     let outcome = sim.browse(&sel.url(), BrowserChoice::SelectAll).unwrap();
     assert_eq!(outcome.status, 200);
-    assert!(outcome.body.contains("reached the application"), "{}", outcome.body);
+    assert!(
+        outcome.body.contains("reached the application"),
+        "{}",
+        outcome.body
+    );
     assert!(outcome.callback_url.contains("selected_documents_url="));
 }
 
 #[test]
 fn xhr_callback_with_origin_header_works() {
-    let config = SimConfig { xhr_callback: true, ..Default::default() };
+    let config = SimConfig {
+        xhr_callback: true,
+        ..Default::default()
+    };
     let sim = Simulator::start(config).unwrap();
     let client = CClient::for_sim(&sim);
     let sel = start(&client, &Opts::default(), &Opener::new()).unwrap();
@@ -158,7 +252,10 @@ fn xhr_callback_with_origin_header_works() {
 
 #[test]
 fn legacy_selected_url_name_is_accepted() {
-    let config = SimConfig { legacy_callback_name: true, ..Default::default() };
+    let config = SimConfig {
+        legacy_callback_name: true,
+        ..Default::default()
+    };
     let (_sim, _client, sel, status) = selected(config, None, BrowserChoice::SelectAll);
     assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
     assert_eq!(sel.count(), 3);
@@ -172,7 +269,11 @@ fn cancel_gives_user_cancelled_and_a_cancel_page() {
     let outcome = sim.browse(&sel.url(), BrowserChoice::Cancel).unwrap();
     assert!(outcome.body.contains("cancelled"), "{}", outcome.body);
     assert_eq!(sel.wait(10), OcdeStatus::UserCancelled);
-    assert_eq!(sel.poll(0), OcdeStatus::UserCancelled, "final status sticks");
+    assert_eq!(
+        sel.poll(0),
+        OcdeStatus::UserCancelled,
+        "final status sticks"
+    );
     assert_eq!(sel.count(), 0);
 }
 
@@ -186,13 +287,22 @@ fn poll_blocks_for_its_timeout_and_returns_pending_without_spinning() {
     assert_eq!(sel.poll(600), OcdeStatus::Pending);
     let waited = t.elapsed();
     let cpu = thread_cpu_time() - cpu_before;
-    assert!(waited >= Duration::from_millis(550), "poll returned after {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(550),
+        "poll returned after {waited:?}"
+    );
     // A busy loop would burn ~600 ms of CPU on this thread; a condvar wait burns next to none.
-    assert!(cpu < Duration::from_millis(100), "poll used {cpu:?} of CPU while pending");
+    assert!(
+        cpu < Duration::from_millis(100),
+        "poll used {cpu:?} of CPU while pending"
+    );
 }
 
 fn thread_cpu_time() -> Duration {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
@@ -201,7 +311,15 @@ fn thread_cpu_time() -> Duration {
 fn expiry_gives_expired_and_frees_the_port() {
     let sim = Simulator::start(SimConfig::default()).unwrap();
     let client = CClient::for_sim(&sim);
-    let sel = start(&client, &Opts { expires_in_s: 1, ..Default::default() }, &Opener::new()).unwrap();
+    let sel = start(
+        &client,
+        &Opts {
+            expires_in_s: 1,
+            ..Default::default()
+        },
+        &Opener::new(),
+    )
+    .unwrap();
     let (port, _) = callback_parts(&registered_callback(&sim));
     assert_eq!(sel.poll(5000), OcdeStatus::Expired);
     assert!(port_is_free(port), "port {port} still bound after EXPIRED");
@@ -222,7 +340,10 @@ fn abort_from_another_thread_wakes_a_blocked_poll() {
     });
     let t = Instant::now();
     assert_eq!(sel.poll(60_000), OcdeStatus::Aborted);
-    assert!(t.elapsed() < Duration::from_secs(30), "abort did not wake the poll");
+    assert!(
+        t.elapsed() < Duration::from_secs(30),
+        "abort did not wake the poll"
+    );
     aborter.join().unwrap();
     assert!(port_is_free(port));
     assert_eq!(sel.poll(0), OcdeStatus::Aborted);
@@ -233,7 +354,8 @@ fn abort_from_another_thread_wakes_a_blocked_poll() {
 
 #[test]
 fn port_is_free_after_ok_and_after_free() {
-    let (sim, _client, sel, status) = selected(SimConfig::default(), None, BrowserChoice::SelectAll);
+    let (sim, _client, sel, status) =
+        selected(SimConfig::default(), None, BrowserChoice::SelectAll);
     assert_eq!(status, OcdeStatus::Ok);
     let (port, _) = callback_parts(&registered_callback(&sim));
     assert!(port_is_free(port));
@@ -264,8 +386,13 @@ fn open_url_runs_on_the_calling_thread_with_the_page_url() {
 fn open_url_failure_aborts_and_leaves_nothing_listening() {
     let sim = Simulator::start(SimConfig::default()).unwrap();
     let client = CClient::for_sim(&sim);
-    let opener = Opener { result: 7, ..Opener::new() };
-    let (status, message) = start(&client, &Opts::default(), &opener).err().expect("must fail");
+    let opener = Opener {
+        result: 7,
+        ..Opener::new()
+    };
+    let (status, message) = start(&client, &Opts::default(), &opener)
+        .err()
+        .expect("must fail");
     assert_eq!(status, OcdeStatus::Aborted);
     assert!(message.contains("open_url"), "{message}");
     let (port, _) = callback_parts(&registered_callback(&sim));
@@ -274,7 +401,11 @@ fn open_url_failure_aborts_and_leaves_nothing_listening() {
 
 #[test]
 fn missing_required_members_and_null_context_do_not_fail() {
-    let config = SimConfig { omit_document_id: true, omit_server_context: true, ..Default::default() };
+    let config = SimConfig {
+        omit_document_id: true,
+        omit_server_context: true,
+        ..Default::default()
+    };
     let (_sim, _client, sel, status) = selected(config, None, BrowserChoice::SelectAll);
     assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
     assert_eq!(sel.document(0).document_id, "");
@@ -283,7 +414,8 @@ fn missing_required_members_and_null_context_do_not_fail() {
 
 #[test]
 fn documents_expose_every_field() {
-    let (sim, _client, sel, status) = selected(SimConfig::default(), None, BrowserChoice::SelectAll);
+    let (sim, _client, sel, status) =
+        selected(SimConfig::default(), None, BrowserChoice::SelectAll);
     assert_eq!(status, OcdeStatus::Ok);
     assert!(sel.server_context().is_some());
     let d = sel.document(1);
@@ -296,7 +428,12 @@ fn documents_expose_every_field() {
     assert_eq!(d.version_number, "1");
     assert_eq!(d.creation_date, cde_simulator::CREATION_DATE);
     let cde = sim.cde_origin();
-    for url in [&d.download_url, &d.metadata_url, &d.versions_url, &d.version_url] {
+    for url in [
+        &d.download_url,
+        &d.metadata_url,
+        &d.versions_url,
+        &d.version_url,
+    ] {
         assert!(url.starts_with(&cde), "{url}");
     }
     assert!(d.details_url.is_some());
@@ -306,7 +443,10 @@ fn documents_expose_every_field() {
 fn failed_fetch_is_retried_by_the_next_poll() {
     // The CDE wants a token; the host set a wrong one. The fetch fails with 401; the host fixes
     // the token and the next poll fetches again — the user's choice is not lost.
-    let config = SimConfig { required_token: Some("right".into()), ..Default::default() };
+    let config = SimConfig {
+        required_token: Some("right".into()),
+        ..Default::default()
+    };
     let sim = Simulator::start(config).unwrap();
     let client = CClient::for_sim(&sim).token("right");
     let sel = start(&client, &Opts::default(), &Opener::new()).unwrap();
@@ -314,7 +454,11 @@ fn failed_fetch_is_retried_by_the_next_poll() {
     let client = client.token("wrong");
     assert_eq!(sel.wait(20), OcdeStatus::Unauthorized);
     assert_eq!(opencde_documents::ffi::ocde_last_http_status(), 401);
-    assert!(!last_error().contains("wrong"), "token leaked into the error: {}", last_error());
+    assert!(
+        !last_error().contains("wrong"),
+        "token leaked into the error: {}",
+        last_error()
+    );
     let _client = client.token("right");
     assert_eq!(sel.poll(0), OcdeStatus::Ok, "{}", last_error());
     assert_eq!(sel.count(), 3);
@@ -335,7 +479,10 @@ fn second_question_mark_callback_shape_is_accepted() {
     assert_eq!(status, 200);
     // The URL was taken (the fetch then fails on the simulator's 404, which proves it was used).
     assert_eq!(sel.wait(10), OcdeStatus::Http);
-    assert!(sim.requests().iter().any(|r| r.path() == "/documents/1.0/selections/none"));
+    assert!(sim
+        .requests()
+        .iter()
+        .any(|r| r.path() == "/documents/1.0/selections/none"));
 }
 
 #[test]

@@ -37,7 +37,11 @@ fn run_guarded<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
     GUARD_DEPTH.with(|d| d.set(d.get() + 1));
     let result = catch_unwind(AssertUnwindSafe(f));
     GUARD_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
-    result.map_err(|_| PANIC_MESSAGE.with(|m| m.borrow_mut().take()).unwrap_or_else(|| "panic".into()))
+    result.map_err(|_| {
+        PANIC_MESSAGE
+            .with(|m| m.borrow_mut().take())
+            .unwrap_or_else(|| "panic".into())
+    })
 }
 
 fn set_last(message: &str, http_status: Option<u16>) {
@@ -100,7 +104,9 @@ pub unsafe fn str_arg<'a>(p: *const c_char, name: &str) -> Result<&'a str> {
     if p.is_null() {
         return Err(Error::invalid(format!("{name} is NULL")));
     }
-    CStr::from_ptr(p).to_str().map_err(|_| Error::invalid(format!("{name} is not valid UTF-8")))
+    CStr::from_ptr(p)
+        .to_str()
+        .map_err(|_| Error::invalid(format!("{name} is not valid UTF-8")))
 }
 
 /// An optional string argument (NULL → `None`).
@@ -120,7 +126,8 @@ pub unsafe fn opt_str_arg<'a>(p: *const c_char, name: &str) -> Result<Option<&'a
 /// # Safety
 /// `p` is NULL or a live handle of this type created by this library.
 pub unsafe fn handle_arg<'a, T>(p: *const T, name: &str) -> Result<&'a T> {
-    p.as_ref().ok_or_else(|| Error::invalid(format!("{name} is NULL")))
+    p.as_ref()
+        .ok_or_else(|| Error::invalid(format!("{name} is NULL")))
 }
 
 /// A required out-pointer.

@@ -1,6 +1,6 @@
 //! `OcdeClient`: a Documents API endpoint plus token and settings.
 
-use super::boundary::{guard, guard_value, handle_arg, opt_str_arg, out_arg, str_arg, c_string};
+use super::boundary::{c_string, guard, guard_value, handle_arg, opt_str_arg, out_arg, str_arg};
 use super::OcdeStatus;
 use crate::client::Client;
 use crate::http::Timeouts;
@@ -20,7 +20,9 @@ pub enum OcdeLogLevel {
 
 /// Receives log messages. Called only on the thread that called the library function, inside
 /// that call. `message` is UTF-8, valid only during the call.
-pub type OcdeLogFn = Option<unsafe extern "C" fn(user_data: *mut c_void, level: OcdeLogLevel, message: *const c_char)>;
+pub type OcdeLogFn = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, level: OcdeLogLevel, message: *const c_char),
+>;
 
 struct LogSink {
     f: unsafe extern "C" fn(*mut c_void, OcdeLogLevel, *const c_char),
@@ -58,12 +60,18 @@ impl OcdeClient {
 /// # Safety
 /// `documents_api_url` is a NUL-terminated string; `out_client` points to writable storage.
 #[no_mangle]
-pub unsafe extern "C" fn ocde_client_new(documents_api_url: *const c_char, out_client: *mut *mut OcdeClient) -> OcdeStatus {
+pub unsafe extern "C" fn ocde_client_new(
+    documents_api_url: *const c_char,
+    out_client: *mut *mut OcdeClient,
+) -> OcdeStatus {
     guard(|| {
         let out = out_arg(out_client, "out_client")?;
         let url = str_arg(documents_api_url, "documents_api_url")?;
         let client = Client::new(url)?;
-        *out = Box::into_raw(Box::new(OcdeClient { client, log: Mutex::new(None) }));
+        *out = Box::into_raw(Box::new(OcdeClient {
+            client,
+            log: Mutex::new(None),
+        }));
         Ok(OcdeStatus::Ok)
     })
 }
@@ -87,7 +95,10 @@ pub unsafe extern "C" fn ocde_client_free(client: *mut OcdeClient) {
 /// # Safety
 /// `client` is a live client; `bearer_token` is NULL or a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn ocde_client_set_access_token(client: *mut OcdeClient, bearer_token: *const c_char) -> OcdeStatus {
+pub unsafe extern "C" fn ocde_client_set_access_token(
+    client: *mut OcdeClient,
+    bearer_token: *const c_char,
+) -> OcdeStatus {
     guard(|| {
         let c = handle_arg(client, "client")?;
         let token = opt_str_arg(bearer_token, "bearer_token")?;
@@ -103,11 +114,21 @@ pub unsafe extern "C" fn ocde_client_set_access_token(client: *mut OcdeClient, b
 /// # Safety
 /// `client` is a live client.
 #[no_mangle]
-pub unsafe extern "C" fn ocde_client_set_timeouts(client: *mut OcdeClient, connect_timeout_ms: u32, stall_timeout_ms: u32) -> OcdeStatus {
+pub unsafe extern "C" fn ocde_client_set_timeouts(
+    client: *mut OcdeClient,
+    connect_timeout_ms: u32,
+    stall_timeout_ms: u32,
+) -> OcdeStatus {
     guard(|| {
         let c = handle_arg(client, "client")?;
         let defaults = Timeouts::default();
-        let pick = |ms: u32, default: Duration| if ms == 0 { default } else { Duration::from_millis(ms.into()) };
+        let pick = |ms: u32, default: Duration| {
+            if ms == 0 {
+                default
+            } else {
+                Duration::from_millis(ms.into())
+            }
+        };
         c.client.set_timeouts(Timeouts {
             connect: pick(connect_timeout_ms, defaults.connect),
             stall: pick(stall_timeout_ms, defaults.stall),
@@ -123,7 +144,11 @@ pub unsafe extern "C" fn ocde_client_set_timeouts(client: *mut OcdeClient, conne
 /// # Safety
 /// `client` is a live client; `log` is NULL or a valid function for as long as it is set.
 #[no_mangle]
-pub unsafe extern "C" fn ocde_client_set_log_callback(client: *mut OcdeClient, log: OcdeLogFn, user_data: *mut c_void) -> OcdeStatus {
+pub unsafe extern "C" fn ocde_client_set_log_callback(
+    client: *mut OcdeClient,
+    log: OcdeLogFn,
+    user_data: *mut c_void,
+) -> OcdeStatus {
     guard(|| {
         let c = handle_arg(client, "client")?;
         *c.log.lock().unwrap_or_else(|p| p.into_inner()) = log.map(|f| LogSink { f, user_data });

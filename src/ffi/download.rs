@@ -11,9 +11,13 @@ use std::path::Path;
 /// size, else -1). Called on the thread that called the download function, inside that call, once
 /// with 0 before the first byte and after every chunk. Return 0 to continue; any other value
 /// aborts the download with `OCDE_STATUS_ABORTED` (no file is left behind).
-pub type OcdeProgressFn = Option<unsafe extern "C" fn(user_data: *mut c_void, received: u64, total: i64) -> i32>;
+pub type OcdeProgressFn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, received: u64, total: i64) -> i32>;
 
-fn progress_closure(progress: OcdeProgressFn, user_data: *mut c_void) -> impl FnMut(u64, Option<u64>) -> bool {
+fn progress_closure(
+    progress: OcdeProgressFn,
+    user_data: *mut c_void,
+) -> impl FnMut(u64, Option<u64>) -> bool {
     move |received, total| match progress {
         None => true,
         Some(f) => {
@@ -50,7 +54,9 @@ pub unsafe extern "C" fn ocde_download_to_path(
         let dest = str_arg(dest_path, "dest_path")?;
         let expected = u64::try_from(expected_size).ok();
         let mut progress = progress_closure(progress, user_data);
-        let report = c.client.download_to_path(url, Path::new(dest), expected, &mut progress)?;
+        let report = c
+            .client
+            .download_to_path(url, Path::new(dest), expected, &mut progress)?;
         c.log(OcdeLogLevel::Warning, &report.warnings);
         Ok(OcdeStatus::Ok)
     })
@@ -79,7 +85,9 @@ pub unsafe extern "C" fn ocde_download_document(
         let s = handle_arg(selection, "selection")?;
         let dir = str_arg(dest_dir, "dest_dir")?;
         let mut progress = progress_closure(progress, user_data);
-        let (path, report) = c.client.download_document(&s.session, index, Path::new(dir), &mut progress)?;
+        let (path, report) =
+            c.client
+                .download_document(&s.session, index, Path::new(dir), &mut progress)?;
         c.log(OcdeLogLevel::Warning, &report.warnings);
         if !out_path.is_null() {
             let text = CString::new(path.to_string_lossy().into_owned()).unwrap_or_default();

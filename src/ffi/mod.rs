@@ -106,17 +106,20 @@ pub extern "C" fn ocde_last_http_status() -> i32 {
 /// the enumerators of this header.
 #[no_mangle]
 pub extern "C" fn ocde_status_str(status: OcdeStatus) -> *const c_char {
-    boundary::guard_value(c"OCDE_STATUS_INTERNAL".as_ptr(), || status.as_cstr().as_ptr())
+    boundary::guard_value(c"OCDE_STATUS_INTERNAL".as_ptr(), || {
+        status.as_cstr().as_ptr()
+    })
 }
 
 /// The library version ("0.1.0"), static.
 #[no_mangle]
 pub extern "C" fn ocde_version() -> *const c_char {
-    const VERSION: &std::ffi::CStr =
-        match std::ffi::CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
-            Ok(v) => v,
-            Err(_) => c"unknown",
-        };
+    const VERSION: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(
+        concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes(),
+    ) {
+        Ok(v) => v,
+        Err(_) => c"unknown",
+    };
     VERSION.as_ptr()
 }
 

@@ -60,7 +60,9 @@ unsafe fn read_options(p: *const OcdeSelectionOptions) -> Result<SelectionOption
     }
     let size = (*p).struct_size as usize;
     if size < size_of::<u32>() {
-        return Err(Error::invalid("options->struct_size is not set (use ocde_selection_options_init)"));
+        return Err(Error::invalid(
+            "options->struct_size is not set (use ocde_selection_options_init)",
+        ));
     }
     macro_rules! has {
         ($field:ident, $ty:ty) => {
@@ -74,12 +76,15 @@ unsafe fn read_options(p: *const OcdeSelectionOptions) -> Result<SelectionOption
         opts.callback_port = (*p).callback_port;
     }
     if has!(server_context, *const c_char) {
-        opts.server_context = opt_str_arg((*p).server_context, "options->server_context")?.map(str::to_string);
+        opts.server_context =
+            opt_str_arg((*p).server_context, "options->server_context")?.map(str::to_string);
     }
     if has!(supported_file_extensions_count, usize) && (*p).supported_file_extensions_count > 0 {
         let list = (*p).supported_file_extensions;
         if list.is_null() {
-            return Err(Error::invalid("options->supported_file_extensions is NULL but its count is not 0"));
+            return Err(Error::invalid(
+                "options->supported_file_extensions is NULL but its count is not 0",
+            ));
         }
         for i in 0..(*p).supported_file_extensions_count {
             let ext = str_arg(*list.add(i), "options->supported_file_extensions[i]")?;
@@ -92,7 +97,8 @@ unsafe fn read_options(p: *const OcdeSelectionOptions) -> Result<SelectionOption
 /// Receives the CDE's selection page URL to show it (system browser, embedded web view). Called
 /// once, on the thread calling `ocde_selection_start`, inside that call; `url` is valid only
 /// during the call. Return 0 when the page was opened; any other value aborts the start.
-pub type OcdeOpenUrlFn = Option<unsafe extern "C" fn(user_data: *mut c_void, url: *const c_char) -> i32>;
+pub type OcdeOpenUrlFn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, url: *const c_char) -> i32>;
 
 /// A selected document version. Every string is UTF-8, borrowed from the selection, valid until
 /// `ocde_selection_free`; never NULL except `details_url`.
@@ -170,7 +176,10 @@ impl DocumentStrings {
             metadata_url: self.metadata_url.as_ptr(),
             versions_url: self.versions_url.as_ptr(),
             version_url: self.version_url.as_ptr(),
-            details_url: self.details_url.as_ref().map_or(ptr::null(), |s| s.as_ptr()),
+            details_url: self
+                .details_url
+                .as_ref()
+                .map_or(ptr::null(), |s| s.as_ptr()),
         }
     }
 }
@@ -227,14 +236,21 @@ pub unsafe extern "C" fn ocde_selection_start(
                     if rc == 0 {
                         Ok(())
                     } else {
-                        Err(Error::new(ErrorKind::Aborted, format!("open_url returned {rc}; selection not started")))
+                        Err(Error::new(
+                            ErrorKind::Aborted,
+                            format!("open_url returned {rc}; selection not started"),
+                        ))
                     }
                 }
             }
         };
         let session = c.client.start_selection(&opts, &mut opener)?;
         let url = c_string(session.select_documents_url());
-        *out = Box::into_raw(Box::new(OcdeSelection { session, url, selected: OnceCell::new() }));
+        *out = Box::into_raw(Box::new(OcdeSelection {
+            session,
+            url,
+            selected: OnceCell::new(),
+        }));
         Ok(OcdeStatus::Ok)
     })
 }
@@ -246,7 +262,9 @@ pub unsafe extern "C" fn ocde_selection_start(
 /// `selection` is NULL or a live selection.
 #[no_mangle]
 pub unsafe extern "C" fn ocde_selection_url(selection: *const OcdeSelection) -> *const c_char {
-    guard_value(ptr::null(), || selection.as_ref().map_or(ptr::null(), |s| s.url.as_ptr()))
+    guard_value(ptr::null(), || {
+        selection.as_ref().map_or(ptr::null(), |s| s.url.as_ptr())
+    })
 }
 
 /// Waits up to `timeout_ms` for the browser's callback without using CPU, then returns
@@ -260,7 +278,10 @@ pub unsafe extern "C" fn ocde_selection_url(selection: *const OcdeSelection) -> 
 /// # Safety
 /// `selection` is a live selection.
 #[no_mangle]
-pub unsafe extern "C" fn ocde_selection_poll(selection: *mut OcdeSelection, timeout_ms: u32) -> OcdeStatus {
+pub unsafe extern "C" fn ocde_selection_poll(
+    selection: *mut OcdeSelection,
+    timeout_ms: u32,
+) -> OcdeStatus {
     guard(|| {
         // Shared access only: `ocde_selection_abort` may run concurrently on another thread.
         let s = handle_arg(selection as *const OcdeSelection, "selection")?;
@@ -269,7 +290,12 @@ pub unsafe extern "C" fn ocde_selection_poll(selection: *mut OcdeSelection, time
             SelectionStatus::Pending => OcdeStatus::Pending,
             SelectionStatus::Selected => {
                 s.selected.get_or_init(|| Selected {
-                    documents: s.session.documents().iter().map(DocumentStrings::new).collect(),
+                    documents: s
+                        .session
+                        .documents()
+                        .iter()
+                        .map(DocumentStrings::new)
+                        .collect(),
                     server_context: s.session.server_context().as_deref().map(c_string),
                 });
                 OcdeStatus::Ok
@@ -303,7 +329,12 @@ pub unsafe extern "C" fn ocde_selection_abort(selection: *mut OcdeSelection) {
 /// `selection` is NULL or a live selection.
 #[no_mangle]
 pub unsafe extern "C" fn ocde_selection_count(selection: *const OcdeSelection) -> usize {
-    guard_value(0, || selection.as_ref().and_then(OcdeSelection::cache).map_or(0, |c| c.documents.len()))
+    guard_value(0, || {
+        selection
+            .as_ref()
+            .and_then(OcdeSelection::cache)
+            .map_or(0, |c| c.documents.len())
+    })
 }
 
 /// Writes document `index` into `*out_document`; its strings are borrowed from the selection and
@@ -312,14 +343,23 @@ pub unsafe extern "C" fn ocde_selection_count(selection: *const OcdeSelection) -
 /// # Safety
 /// `selection` is a live selection; `out_document` points to writable storage.
 #[no_mangle]
-pub unsafe extern "C" fn ocde_selection_get(selection: *const OcdeSelection, index: usize, out_document: *mut OcdeDocument) -> OcdeStatus {
+pub unsafe extern "C" fn ocde_selection_get(
+    selection: *const OcdeSelection,
+    index: usize,
+    out_document: *mut OcdeDocument,
+) -> OcdeStatus {
     guard(|| {
         let s = handle_arg(selection, "selection")?;
         let out = out_arg(out_document, "out_document")?;
         let doc = s
             .cache()
             .and_then(|c| c.documents.get(index))
-            .ok_or_else(|| Error::invalid(format!("document index {index} out of range (count {})", ocde_selection_count(selection))))?;
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "document index {index} out of range (count {})",
+                    ocde_selection_count(selection)
+                ))
+            })?;
         out.write(doc.view());
         Ok(OcdeStatus::Ok)
     })
@@ -331,7 +371,9 @@ pub unsafe extern "C" fn ocde_selection_get(selection: *const OcdeSelection, ind
 /// # Safety
 /// `selection` is NULL or a live selection.
 #[no_mangle]
-pub unsafe extern "C" fn ocde_selection_server_context(selection: *const OcdeSelection) -> *const c_char {
+pub unsafe extern "C" fn ocde_selection_server_context(
+    selection: *const OcdeSelection,
+) -> *const c_char {
     guard_value(ptr::null(), || {
         selection
             .as_ref()

@@ -11,11 +11,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::thread::ThreadId;
 
-pub use cde_simulator::{BrowserChoice, DownloadMode, Fault, Origin, SimConfig, SimDocument, Simulator};
+pub use cde_simulator::{
+    BrowserChoice, DownloadMode, Fault, Origin, SimConfig, SimDocument, Simulator,
+};
 
 /// The thread's `ocde_last_error()`.
 pub fn last_error() -> String {
-    unsafe { CStr::from_ptr(ocde_last_error()) }.to_string_lossy().into_owned()
+    unsafe { CStr::from_ptr(ocde_last_error()) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 pub fn c(s: &str) -> CString {
@@ -48,24 +52,54 @@ impl CClient {
     }
 
     pub fn timeouts(self, connect_ms: u32, stall_ms: u32) -> CClient {
-        assert_eq!(unsafe { ocde_client_set_timeouts(self.0, connect_ms, stall_ms) }, OcdeStatus::Ok);
+        assert_eq!(
+            unsafe { ocde_client_set_timeouts(self.0, connect_ms, stall_ms) },
+            OcdeStatus::Ok
+        );
         self
     }
 
     /// `ocde_download_to_path` with a recording progress callback.
-    pub fn download_to_path(&self, url: &str, dest: &Path, expected: i64, progress: &mut Progress) -> OcdeStatus {
+    pub fn download_to_path(
+        &self,
+        url: &str,
+        dest: &Path,
+        expected: i64,
+        progress: &mut Progress,
+    ) -> OcdeStatus {
         let dest = c(dest.to_str().unwrap());
         unsafe {
-            ocde_download_to_path(self.0, c(url).as_ptr(), dest.as_ptr(), expected, Some(progress_cb), progress as *mut Progress as *mut c_void)
+            ocde_download_to_path(
+                self.0,
+                c(url).as_ptr(),
+                dest.as_ptr(),
+                expected,
+                Some(progress_cb),
+                progress as *mut Progress as *mut c_void,
+            )
         }
     }
 
     /// `ocde_download_document`; returns the status and the written path.
-    pub fn download_document(&self, sel: &CSelection, index: usize, dir: &Path, progress: &mut Progress) -> (OcdeStatus, Option<PathBuf>) {
+    pub fn download_document(
+        &self,
+        sel: &CSelection,
+        index: usize,
+        dir: &Path,
+        progress: &mut Progress,
+    ) -> (OcdeStatus, Option<PathBuf>) {
         let dir = c(dir.to_str().unwrap());
         let mut out: *mut c_char = std::ptr::null_mut();
         let status = unsafe {
-            ocde_download_document(self.0, sel.0, index, dir.as_ptr(), Some(progress_cb), progress as *mut Progress as *mut c_void, &mut out)
+            ocde_download_document(
+                self.0,
+                sel.0,
+                index,
+                dir.as_ptr(),
+                Some(progress_cb),
+                progress as *mut Progress as *mut c_void,
+                &mut out,
+            )
         };
         let path = unsafe { text(out) }.map(PathBuf::from);
         unsafe { ocde_string_free(out) };
@@ -105,13 +139,19 @@ pub struct Opener {
 
 impl Opener {
     pub fn new() -> Opener {
-        Opener { urls: Mutex::new(Vec::new()), result: 0 }
+        Opener {
+            urls: Mutex::new(Vec::new()),
+            result: 0,
+        }
     }
 }
 
 unsafe extern "C" fn open_cb(user_data: *mut c_void, url: *const c_char) -> i32 {
     let o = &*(user_data as *const Opener);
-    o.urls.lock().unwrap().push((CStr::from_ptr(url).to_string_lossy().into_owned(), std::thread::current().id()));
+    o.urls.lock().unwrap().push((
+        CStr::from_ptr(url).to_string_lossy().into_owned(),
+        std::thread::current().id(),
+    ));
     o.result
 }
 
@@ -131,7 +171,11 @@ unsafe impl Send for CSelection {}
 unsafe impl Sync for CSelection {}
 
 /// `ocde_selection_start` with the recording opener; `Err` carries the status and last error.
-pub fn start(client: &CClient, opts: &Opts, opener: &Opener) -> Result<CSelection, (OcdeStatus, String)> {
+pub fn start(
+    client: &CClient,
+    opts: &Opts,
+    opener: &Opener,
+) -> Result<CSelection, (OcdeStatus, String)> {
     let ctx = opts.server_context.as_deref().map(c);
     let exts: Vec<CString> = opts.extensions.iter().map(|e| c(e)).collect();
     let ext_ptrs: Vec<*const c_char> = exts.iter().map(|e| e.as_ptr()).collect();
@@ -141,10 +185,22 @@ pub fn start(client: &CClient, opts: &Opts, opener: &Opener) -> Result<CSelectio
     o.callback_expires_in_s = opts.expires_in_s;
     o.callback_port = opts.port;
     o.server_context = ctx.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
-    o.supported_file_extensions = if ext_ptrs.is_empty() { std::ptr::null() } else { ext_ptrs.as_ptr() };
+    o.supported_file_extensions = if ext_ptrs.is_empty() {
+        std::ptr::null()
+    } else {
+        ext_ptrs.as_ptr()
+    };
     o.supported_file_extensions_count = ext_ptrs.len();
     let mut sel = std::ptr::null_mut();
-    let status = unsafe { ocde_selection_start(client.0, &o, Some(open_cb), opener as *const Opener as *mut c_void, &mut sel) };
+    let status = unsafe {
+        ocde_selection_start(
+            client.0,
+            &o,
+            Some(open_cb),
+            opener as *const Opener as *mut c_void,
+            &mut sel,
+        )
+    };
     if status == OcdeStatus::Ok {
         assert!(!sel.is_null());
         Ok(CSelection(sel))
@@ -233,7 +289,14 @@ pub struct TempDir(pub PathBuf);
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
         let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-        let dir = base.join(format!("{tag}-{}-{:?}", std::process::id(), std::thread::current().id()).replace(['(', ')'], ""));
+        let dir = base.join(
+            format!(
+                "{tag}-{}-{:?}",
+                std::process::id(),
+                std::thread::current().id()
+            )
+            .replace(['(', ')'], ""),
+        );
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
@@ -243,7 +306,10 @@ impl TempDir {
     }
     /// Every entry name in the folder, sorted (hidden temporary files included).
     pub fn entries(&self) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(&self.0).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let mut v: Vec<String> = std::fs::read_dir(&self.0)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
         v.sort();
         v
     }
@@ -257,7 +323,11 @@ impl Drop for TempDir {
 
 /// Starts a simulator with `config`, a client for it, and a selection that the simulated
 /// browser completes with `choice`; returns all three after `poll` reached a final status.
-pub fn selected(config: SimConfig, token: Option<&str>, choice: BrowserChoice) -> (Simulator, CClient, CSelection, OcdeStatus) {
+pub fn selected(
+    config: SimConfig,
+    token: Option<&str>,
+    choice: BrowserChoice,
+) -> (Simulator, CClient, CSelection, OcdeStatus) {
     let sim = Simulator::start(config).unwrap();
     let mut client = CClient::for_sim(&sim);
     if let Some(t) = token {
@@ -273,5 +343,8 @@ pub fn selected(config: SimConfig, token: Option<&str>, choice: BrowserChoice) -
 /// The callback URL the library registered with the simulator in its latest select-documents POST.
 pub fn registered_callback(sim: &Simulator) -> String {
     let selects = sim.select_requests();
-    selects.last().unwrap()["callback"]["url"].as_str().unwrap().to_string()
+    selects.last().unwrap()["callback"]["url"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }

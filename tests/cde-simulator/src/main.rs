@@ -78,9 +78,18 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             }
             "--document-size" => {
                 let v = value("--document-size")?;
-                let (id, size) = v.split_once('=').ok_or_else(|| format!("bad --document-size {v:?} (ID=BYTES)"))?;
-                let size: usize = size.parse().map_err(|_| format!("bad --document-size {v:?}"))?;
-                let doc = o.config.documents.iter_mut().find(|d| d.id == id).ok_or_else(|| format!("no document {id:?}"))?;
+                let (id, size) = v
+                    .split_once('=')
+                    .ok_or_else(|| format!("bad --document-size {v:?} (ID=BYTES)"))?;
+                let size: usize = size
+                    .parse()
+                    .map_err(|_| format!("bad --document-size {v:?}"))?;
+                let doc = o
+                    .config
+                    .documents
+                    .iter_mut()
+                    .find(|d| d.id == id)
+                    .ok_or_else(|| format!("no document {id:?}"))?;
                 doc.content = pseudo_random_bytes(id, size);
             }
             other => return Err(format!("unknown argument {other:?}")),
@@ -110,7 +119,11 @@ fn main() -> ExitCode {
                 .try_for_each(|d| std::fs::write(dir.join(format!("{}.bin", d.id)), &d.content))
         });
         if let Err(e) = written {
-            let _ = writeln!(std::io::stderr(), "cde-simulator: --reference-dir {}: {e}", dir.display());
+            let _ = writeln!(
+                std::io::stderr(),
+                "cde-simulator: --reference-dir {}: {e}",
+                dir.display()
+            );
             return ExitCode::FAILURE;
         }
     }

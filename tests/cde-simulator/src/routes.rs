@@ -477,7 +477,10 @@ fn api<'a>(sh: &'a Shared, req: &Request, rest: &[&str]) -> Response<'a> {
         // An endless redirect chain: /redirect-loop/N → /redirect-loop/N+1.
         ["redirect-loop", n] => {
             let next = n.parse::<u64>().unwrap_or(0) + 1;
-            Response::redirect(302, &format!("{}/documents/1.0/redirect-loop/{next}", sh.cde_origin))
+            Response::redirect(
+                302,
+                &format!("{}/documents/1.0/redirect-loop/{next}", sh.cde_origin),
+            )
         }
         ["documents", id, "versions", more @ ..] => {
             let Some(doc) = sh.document(id) else {
