@@ -12,13 +12,11 @@ fn main() {
         Ok(c) => c,
         Err(e) => panic!("cbindgen.toml: {e}"),
     };
-    // Only the FFI layer declares the C API; parsing just it keeps the build fast.
+    // Only the FFI layer declares the C API; cbindgen follows its `pub mod`s from mod.rs (listing
+    // the files again would declare every function twice).
     let result = cbindgen::Builder::new()
         .with_config(config)
         .with_src(crate_dir.join("src/ffi/mod.rs"))
-        .with_src(crate_dir.join("src/ffi/client.rs"))
-        .with_src(crate_dir.join("src/ffi/selection.rs"))
-        .with_src(crate_dir.join("src/ffi/download.rs"))
         .generate();
     match result {
         Ok(bindings) => {

@@ -13,15 +13,23 @@
  *   *_free (NULL is a no-op). `const char *` results are borrowed (lifetime stated per function);
  *   `char *` results are the caller's and are freed with ocde_string_free only.
  * - Threads: the library calls host callbacks (open_url, progress, log) only on the thread that
- *   called the library function, inside that call. Its listener thread never calls the host.
- *   A client may be used from several threads at once; a selection from one thread at a time,
- *   except ocde_selection_abort. Do not call the library re-entrantly with the same selection
- *   from inside a callback.
+ *   called the library function, inside that call. Its listener threads never call the host, and
+ *   they are all joined before ocde_selection_free (or the poll that returns a final status)
+ *   returns: no library thread outlives its selection, so a host may unload the library after
+ *   freeing everything. A client may be used from several threads at once (then its log callback
+ *   may be called on each of them); a selection from one thread at a time, except
+ *   ocde_selection_abort. Do not call the library re-entrantly with the same selection from
+ *   inside a callback. No function is async-signal-safe: from a signal handler, set a flag and
+ *   call ocde_selection_abort from a normal thread.
  * - Errors: after any status-returning call, ocde_last_error() describes this thread's failure
  *   (never containing the token); it is "" after OCDE_STATUS_OK and OCDE_STATUS_PENDING.
  * - No function prints anything, aborts the process, or lets a panic escape: an internal bug is
  *   reported as OCDE_STATUS_INTERNAL.
  * - Every network wait is bounded (connect and stall timeouts, poll timeout) or abortable.
+ * - Proxies: requests to the CDE follow the HTTP_PROXY / HTTPS_PROXY / ALL_PROXY / NO_PROXY
+ *   environment variables, like curl. The callback listener is never proxied.
+ * - Structs: extensible structs carry the host's sizeof (ocde_selection_options_init,
+ *   ocde_selection_get_sized); enum values are only ever appended.
  */
 
 #ifndef OPENCDE_DOCUMENTS_H
@@ -138,9 +146,11 @@ typedef void (*OcdeLogFn)(void *user_data, enum OcdeLogLevel level, const char *
 typedef int32_t (*OcdeProgressFn)(void *user_data, uint64_t received, int64_t total);
 
 /**
- * Options of `ocde_selection_start`. Always prepare one with `ocde_selection_options_init`,
- * which sets `struct_size` and the defaults: fields added to the end in later versions are then
- * read only when the host's `struct_size` covers them, so compiled hosts keep working.
+ * Options of `ocde_selection_start`. Prepare one with
+ * `ocde_selection_options_init(&options, sizeof options)`, then set the fields you need. Every
+ * field's default is zero/NULL, now and in later versions; fields added in later versions go at
+ * the end and are read only when the host's `struct_size` covers them, so compiled hosts keep
+ * working with newer libraries.
  */
 typedef struct OcdeSelectionOptions {
   /**
@@ -249,10 +259,21 @@ const char *ocde_last_error(void);
 int32_t ocde_last_http_status(void);
 
 /**
- * The name of `status` (`"OCDE_STATUS_OK"`, ...), static, never NULL. `status` must be one of
- * the enumerators of this header.
+ * The name of `status` (`"OCDE_STATUS_OK"`, ...), static, never NULL. Takes the status as an
+ * integer so that a value from a newer library is safe: it gives `"OCDE_STATUS_UNKNOWN"`.
  */
-const char *ocde_status_str(enum OcdeStatus status);
+const char *ocde_status_str(int32_t status);
+
+/**
+ * Opens `url` (http or https only) in the user's default browser, the way
+ * `ocde_selection_start` does when its `open_url` is NULL. For hosts whose own `open_url` wants
+ * to try the system browser first and, if that fails, show the URL to the user.
+ * `OCDE_STATUS_IO` when no browser could be started.
+ *
+ * # Safety
+ * `url` is a NUL-terminated string.
+ */
+enum OcdeStatus ocde_open_system_browser(const char *url);
 
 /**
  * The library version ("0.1.0"), static.
@@ -360,12 +381,15 @@ enum OcdeStatus ocde_download_document(struct OcdeClient *client,
                                        char **out_path);
 
 /**
- * Fills `options` with the defaults and sets `struct_size`. NULL is a no-op.
+ * Sets the `struct_size` bytes at `options` to the defaults (all zero/NULL) and
+ * `options->struct_size` to `struct_size` (pass `sizeof(OcdeSelectionOptions)` as the host
+ * compiled it). Writes nothing beyond `struct_size` bytes. NULL, or a size too small to hold
+ * `struct_size`, is a no-op.
  *
  * # Safety
- * `options` is NULL or points to writable storage of `sizeof(OcdeSelectionOptions)`.
+ * `options` is NULL or points to `struct_size` writable bytes.
  */
-void ocde_selection_options_init(struct OcdeSelectionOptions *options);
+void ocde_selection_options_init(struct OcdeSelectionOptions *options, size_t struct_size);
 
 /**
  * Starts a selection: binds the loopback callback listener (127.0.0.1 only), POSTs
@@ -440,155 +464,18 @@ enum OcdeStatus ocde_selection_get(const struct OcdeSelection *selection,
                                    struct OcdeDocument *out_document);
 
 /**
- * The `server_context` of the selected-documents answer (send it with the next selection), or
- * NULL if none or not yet selected. Borrowed; valid until the selection is freed.
+ * Like `ocde_selection_get`, for hosts that want fields added to `OcdeDocument` in later
+ * versions: writes at most `struct_size` bytes (pass `sizeof(OcdeDocument)` as compiled by the
+ * host). `ocde_selection_get` itself always writes exactly the twelve fields of version 0.1, so
+ * hosts compiled against this header stay safe when `OcdeDocument` grows.
  *
  * # Safety
- * `selection` is NULL or a live selection.
+ * `selection` is a live selection; `out_document` points to `struct_size` writable bytes.
  */
-const char *ocde_selection_server_context(const struct OcdeSelection *selection);
-
-/**
- * Frees a selection, stopping its listener (the port is free when this returns). Every string
- * borrowed from it becomes invalid. NULL is a no-op.
- *
- * # Safety
- * `selection` is NULL or a live selection no other thread is using.
- */
-void ocde_selection_free(struct OcdeSelection *selection);
-
-/**
- * Creates a client for the Documents API at `documents_api_url` (e.g.
- * `"https://cde.example.com/documents/1.0"`; http or https). On success `*out_client` receives a
- * new client that the caller owns and frees with `ocde_client_free`; on failure it is not written.
- *
- * # Safety
- * `documents_api_url` is a NUL-terminated string; `out_client` points to writable storage.
- */
-enum OcdeStatus ocde_client_new(const char *documents_api_url, struct OcdeClient **out_client);
-
-/**
- * Frees a client. NULL is a no-op. Selections started from it stay valid (they share its
- * settings internally). Must not be called while another thread is inside a call on this client.
- *
- * # Safety
- * `client` is NULL or a client from `ocde_client_new`, not yet freed.
- */
-void ocde_client_free(struct OcdeClient *client);
-
-/**
- * Sets the bearer token sent as `Authorization: Bearer <token>` — only ever to the origin
- * (scheme, host, port) of the documents API URL, never across a redirect to another origin or
- * after a 303. NULL clears it. The string is copied.
- *
- * # Safety
- * `client` is a live client; `bearer_token` is NULL or a NUL-terminated string.
- */
-enum OcdeStatus ocde_client_set_access_token(struct OcdeClient *client, const char *bearer_token);
-
-/**
- * Sets the connect timeout (resolve + TCP + TLS) and the stall timeout (longest time without any
- * progress while sending or receiving), in milliseconds; 0 keeps the default (15 000 and
- * 30 000). There is no total time limit: a large file may take as long as it keeps moving.
- *
- * # Safety
- * `client` is a live client.
- */
-enum OcdeStatus ocde_client_set_timeouts(struct OcdeClient *client,
-                                         uint32_t connect_timeout_ms,
-                                         uint32_t stall_timeout_ms);
-
-/**
- * Sets (or with `log` NULL removes) a log callback. It is called only on the thread that is
- * inside a library call on this client, within that call; it must not call back into the library
- * with the same client.
- *
- * # Safety
- * `client` is a live client; `log` is NULL or a valid function for as long as it is set.
- */
-enum OcdeStatus ocde_client_set_log_callback(struct OcdeClient *client,
-                                             OcdeLogFn log,
-                                             void *user_data);
-
-/**
- * Fills `options` with the defaults and sets `struct_size`. NULL is a no-op.
- *
- * # Safety
- * `options` is NULL or points to writable storage of `sizeof(OcdeSelectionOptions)`.
- */
-void ocde_selection_options_init(struct OcdeSelectionOptions *options);
-
-/**
- * Starts a selection: binds the loopback callback listener (127.0.0.1 only), POSTs
- * `select-documents`, then calls `open_url(user_data, select_documents_url)` on this thread —
- * or, with `open_url` NULL, opens the system browser (a failure to open is `OCDE_STATUS_IO`).
- * `options` NULL means defaults. On `OCDE_STATUS_OK`, `*out_selection` receives a selection the
- * caller owns and frees with `ocde_selection_free`; otherwise nothing is created, nothing keeps
- * listening and `*out_selection` is not written. `open_url` returning non-zero gives
- * `OCDE_STATUS_ABORTED`.
- *
- * # Safety
- * `client` is a live client; `options` is NULL or initialised by `ocde_selection_options_init`;
- * `out_selection` points to writable storage.
- */
-enum OcdeStatus ocde_selection_start(struct OcdeClient *client,
-                                     const struct OcdeSelectionOptions *options,
-                                     OcdeOpenUrlFn open_url,
-                                     void *user_data,
-                                     struct OcdeSelection **out_selection);
-
-/**
- * The CDE's selection page URL (`select_documents_url`), borrowed from the selection, valid until
- * it is freed. NULL only if `selection` is NULL.
- *
- * # Safety
- * `selection` is NULL or a live selection.
- */
-const char *ocde_selection_url(const struct OcdeSelection *selection);
-
-/**
- * Waits up to `timeout_ms` for the browser's callback without using CPU, then returns
- * `OCDE_STATUS_PENDING`. Once the callback came, GETs the selected documents and returns
- * `OCDE_STATUS_OK` (documents via `ocde_selection_count`/`ocde_selection_get`). Other outcomes:
- * `USER_CANCELLED`, `EXPIRED` (callback expiry passed), `ABORTED` (`ocde_selection_abort`). A final
- * status is returned again by every later call, and the listener's port is free once it was
- * returned. If fetching the selected documents fails, that error is returned and the next call
- * tries again (the user's choice is kept). Calls no host callback.
- *
- * # Safety
- * `selection` is a live selection.
- */
-enum OcdeStatus ocde_selection_poll(struct OcdeSelection *selection, uint32_t timeout_ms);
-
-/**
- * Aborts the selection: a `ocde_selection_poll` blocked on another thread returns
- * `OCDE_STATUS_ABORTED` at once, and so do later polls (unless a final status was already
- * reached). Safe from any thread while the selection is alive. NULL is a no-op.
- *
- * # Safety
- * `selection` is NULL or a live selection that no thread is freeing.
- */
-void ocde_selection_abort(struct OcdeSelection *selection);
-
-/**
- * Number of selected documents; 0 until `ocde_selection_poll` returned `OCDE_STATUS_OK`, or if
- * `selection` is NULL.
- *
- * # Safety
- * `selection` is NULL or a live selection.
- */
-size_t ocde_selection_count(const struct OcdeSelection *selection);
-
-/**
- * Writes document `index` into `*out_document`; its strings are borrowed from the selection and
- * valid until `ocde_selection_free`. `OCDE_STATUS_INVALID_ARGUMENT` when `index` is out of range.
- *
- * # Safety
- * `selection` is a live selection; `out_document` points to writable storage.
- */
-enum OcdeStatus ocde_selection_get(const struct OcdeSelection *selection,
-                                   size_t index,
-                                   struct OcdeDocument *out_document);
+enum OcdeStatus ocde_selection_get_sized(const struct OcdeSelection *selection,
+                                         size_t index,
+                                         struct OcdeDocument *out_document,
+                                         size_t struct_size);
 
 /**
  * The `server_context` of the selected-documents answer (send it with the next selection), or
@@ -607,44 +494,6 @@ const char *ocde_selection_server_context(const struct OcdeSelection *selection)
  * `selection` is NULL or a live selection no other thread is using.
  */
 void ocde_selection_free(struct OcdeSelection *selection);
-
-/**
- * Downloads `download_url` to the file `dest_path` (UTF-8). Redirects are followed (at most 10;
- * the token never leaves the API origin and is dropped after a 303). The body goes to a hidden
- * temporary file beside `dest_path`, is checked against Content-Length or chunked framing
- * (`OCDE_STATUS_INTEGRITY` otherwise), fsynced, then renamed over `dest_path`. On any failure
- * no file appears at `dest_path`, an existing one is untouched and the temporary file is removed.
- * `expected_size` (-1: unknown) is the CDE's declared size: reported as `total` when the server
- * sends no length, and checked only when the answer has no framing; a mismatch with a complete,
- * framed transfer is logged as a warning, not an error. `progress` may be NULL.
- *
- * # Safety
- * `client` is a live client; the strings are NUL-terminated.
- */
-enum OcdeStatus ocde_download_to_path(struct OcdeClient *client,
-                                      const char *download_url,
-                                      const char *dest_path,
-                                      int64_t expected_size,
-                                      OcdeProgressFn progress,
-                                      void *user_data);
-
-/**
- * Downloads document `index` of a selection (after `ocde_selection_poll` returned OK) into the
- * existing folder `dest_dir`, under its `file_name` reduced to a safe base name (no separators,
- * no `..`, no control or Windows-reserved characters; a name used twice in the selection gets
- * " (2)"), exactly as `ocde_download_to_path` would. If `out_path` is not NULL, on success
- * `*out_path` receives the path written (UTF-8), which the caller frees with `ocde_string_free`.
- *
- * # Safety
- * `client` and `selection` are live; `dest_dir` is NUL-terminated; `out_path` is NULL or writable.
- */
-enum OcdeStatus ocde_download_document(struct OcdeClient *client,
-                                       const struct OcdeSelection *selection,
-                                       size_t index,
-                                       const char *dest_dir,
-                                       OcdeProgressFn progress,
-                                       void *user_data,
-                                       char **out_path);
 
 #ifdef __cplusplus
 }  // extern "C"

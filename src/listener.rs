@@ -16,7 +16,6 @@
 use crate::error::{Error, ErrorKind, Result};
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -97,7 +96,7 @@ impl CallbackListener {
         let thread = {
             let (shared, path) = (shared.clone(), path.clone());
             std::thread::Builder::new()
-                .name("ocde-callback".into())
+                .name("ocde-listen".into())
                 .spawn(move || accept_loop(socket, &shared, &path, addr.port()))
                 .map_err(|e| {
                     Error::new(
@@ -193,30 +192,39 @@ impl Drop for CallbackListener {
 }
 
 fn accept_loop(socket: TcpListener, shared: &Arc<Shared>, path: &str, port: u16) {
-    let active = Arc::new(AtomicUsize::new(0));
+    // Connection threads are joined before this returns, so that no thread of ours outlives
+    // `stop()` (a host may unload the library right after freeing the selection).
+    let mut connections: Vec<(TcpStream, JoinHandle<()>)> = Vec::new();
     for stream in socket.incoming() {
         if shared.lock().stopping {
-            return;
+            break;
         }
+        connections.retain(|(_, t)| !t.is_finished());
         let Ok(stream) = stream else {
             // A failed accept (e.g. out of descriptors): don't spin.
             std::thread::sleep(Duration::from_millis(10));
             continue;
         };
-        if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
-            active.fetch_sub(1, Ordering::SeqCst);
-            continue; // dropped: closed unanswered
+        if connections.len() >= MAX_CONNECTIONS {
+            continue; // dropped: closed unanswered; a flood must not exhaust threads
         }
-        let (shared, path, active) = (shared.clone(), path.to_string(), active.clone());
+        let Ok(handle) = stream.try_clone() else {
+            continue;
+        };
+        let (shared, path) = (shared.clone(), path.to_string());
         let spawned = std::thread::Builder::new()
-            .name("ocde-callback-conn".into())
-            .spawn(move || {
-                handle_connection(stream, &shared, &path, port);
-                active.fetch_sub(1, Ordering::SeqCst);
-            });
-        if spawned.is_err() {
-            std::thread::sleep(Duration::from_millis(10));
+            .name("ocde-conn".into())
+            .spawn(move || handle_connection(stream, &shared, &path, port));
+        match spawned {
+            Ok(thread) => connections.push((handle, thread)),
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
         }
+    }
+    drop(socket); // the port is free from here on
+    for (stream, thread) in connections {
+        // Wakes a connection blocked in read (a browser's idle pre-connect, a slow client).
+        let _ = stream.shutdown(Shutdown::Both);
+        let _ = thread.join();
     }
 }
 

@@ -93,8 +93,11 @@ fn selection_functions_reject_null_and_invalid_utf8() {
     let mut out: *mut OcdeSelection = 0x1 as *mut OcdeSelection;
     let mut opts = std::mem::MaybeUninit::<OcdeSelectionOptions>::uninit();
     unsafe {
-        ocde_selection_options_init(opts.as_mut_ptr());
-        ocde_selection_options_init(null_mut());
+        ocde_selection_options_init(
+            opts.as_mut_ptr(),
+            std::mem::size_of::<OcdeSelectionOptions>(),
+        );
+        ocde_selection_options_init(null_mut(), 64);
         let opts = opts.assume_init();
         assert_eq!(
             opts.struct_size as usize,
@@ -167,7 +170,12 @@ fn older_hosts_with_a_shorter_options_struct_are_read_safely() {
     let sim = Simulator::start(SimConfig::default()).unwrap();
     let client = CClient::for_sim(&sim);
     let mut opts = std::mem::MaybeUninit::<OcdeSelectionOptions>::uninit();
-    unsafe { ocde_selection_options_init(opts.as_mut_ptr()) };
+    unsafe {
+        ocde_selection_options_init(
+            opts.as_mut_ptr(),
+            std::mem::size_of::<OcdeSelectionOptions>(),
+        )
+    };
     let mut opts = unsafe { opts.assume_init() };
     opts.struct_size = 8;
     opts.callback_expires_in_s = 77;
@@ -302,13 +310,13 @@ fn download_functions_reject_null_and_invalid_utf8() {
 fn status_names_and_version() {
     unsafe {
         assert_eq!(
-            CStr::from_ptr(ocde_status_str(OcdeStatus::Ok))
+            CStr::from_ptr(ocde_status_str(OcdeStatus::Ok as i32))
                 .to_str()
                 .unwrap(),
             "OCDE_STATUS_OK"
         );
         assert_eq!(
-            CStr::from_ptr(ocde_status_str(OcdeStatus::Internal))
+            CStr::from_ptr(ocde_status_str(OcdeStatus::Internal as i32))
                 .to_str()
                 .unwrap(),
             "OCDE_STATUS_INTERNAL"
@@ -360,4 +368,68 @@ fn a_panic_inside_the_boundary_is_internal_and_prints_nothing() {
         !stderr.contains("panicked") && !stderr.contains("boom"),
         "panic printed: {stderr}"
     );
+}
+
+#[test]
+fn unknown_status_values_are_named_unknown() {
+    for v in [-1, 14, 99, i32::MAX] {
+        assert_eq!(
+            unsafe { CStr::from_ptr(ocde_status_str(v)) }
+                .to_str()
+                .unwrap(),
+            "OCDE_STATUS_UNKNOWN"
+        );
+    }
+}
+
+#[test]
+fn sized_functions_never_write_past_the_hosts_struct() {
+    // An "old host" whose options struct is only 8 bytes long, followed by bytes it owns.
+    let mut words = [0xAAAA_AAAA_AAAA_AAAAu64; 8]; // aligned like a real struct
+    unsafe { ocde_selection_options_init(words.as_mut_ptr() as *mut OcdeSelectionOptions, 8) };
+    let buf: Vec<u8> = words.iter().flat_map(|w| w.to_ne_bytes()).collect();
+    assert_eq!(&buf[..4], &8u32.to_ne_bytes());
+    assert_eq!(&buf[4..8], &[0, 0, 0, 0]);
+    assert!(
+        buf[8..].iter().all(|b| *b == 0xAA),
+        "init wrote past struct_size"
+    );
+
+    let (_sim, _client, sel, status) =
+        selected(SimConfig::default(), None, BrowserChoice::SelectAll);
+    assert_eq!(status, OcdeStatus::Ok);
+    let mut doc_words = [0xAAAA_AAAA_AAAA_AAAAu64; 32];
+    let first_two = 2 * std::mem::size_of::<*const c_char>();
+    let status = unsafe {
+        ocde_selection_get_sized(
+            sel.0,
+            0,
+            doc_words.as_mut_ptr() as *mut OcdeDocument,
+            first_two,
+        )
+    };
+    assert_eq!(status, OcdeStatus::Ok);
+    let doc_buf: Vec<u8> = doc_words.iter().flat_map(|w| w.to_ne_bytes()).collect();
+    assert!(
+        doc_buf[first_two..].iter().all(|b| *b == 0xAA),
+        "get_sized wrote past struct_size"
+    );
+    let id = unsafe { CStr::from_ptr(doc_words[0] as usize as *const c_char) };
+    assert_eq!(id.to_str().unwrap(), "doc-1");
+}
+
+#[test]
+fn open_system_browser_validates_its_url() {
+    unsafe {
+        assert_invalid(ocde_open_system_browser(null()), "url NULL");
+        assert_invalid(ocde_open_system_browser(bad()), "url bad UTF-8");
+        assert_invalid(
+            ocde_open_system_browser(c("file:///etc/passwd").as_ptr()),
+            "file URL",
+        );
+        assert_invalid(
+            ocde_open_system_browser(c("javascript:alert(1)").as_ptr()),
+            "javascript URL",
+        );
+    }
 }

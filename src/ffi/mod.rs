@@ -64,6 +64,28 @@ impl From<ErrorKind> for OcdeStatus {
 }
 
 impl OcdeStatus {
+    const ALL: [OcdeStatus; 14] = [
+        OcdeStatus::Ok,
+        OcdeStatus::Pending,
+        OcdeStatus::UserCancelled,
+        OcdeStatus::Expired,
+        OcdeStatus::Aborted,
+        OcdeStatus::InvalidArgument,
+        OcdeStatus::Network,
+        OcdeStatus::Timeout,
+        OcdeStatus::Http,
+        OcdeStatus::Unauthorized,
+        OcdeStatus::Protocol,
+        OcdeStatus::Integrity,
+        OcdeStatus::Io,
+        OcdeStatus::Internal,
+    ];
+
+    /// The status with this numeric value, if this version knows it.
+    pub fn from_i32(value: i32) -> Option<OcdeStatus> {
+        Self::ALL.iter().copied().find(|s| *s as i32 == value)
+    }
+
     /// Static, NUL-terminated name of the status.
     pub(crate) fn as_cstr(self) -> &'static std::ffi::CStr {
         match self {
@@ -102,12 +124,30 @@ pub extern "C" fn ocde_last_http_status() -> i32 {
     boundary::guard_value(0, boundary::last_http_status)
 }
 
-/// The name of `status` (`"OCDE_STATUS_OK"`, ...), static, never NULL. `status` must be one of
-/// the enumerators of this header.
+/// The name of `status` (`"OCDE_STATUS_OK"`, ...), static, never NULL. Takes the status as an
+/// integer so that a value from a newer library is safe: it gives `"OCDE_STATUS_UNKNOWN"`.
 #[no_mangle]
-pub extern "C" fn ocde_status_str(status: OcdeStatus) -> *const c_char {
-    boundary::guard_value(c"OCDE_STATUS_INTERNAL".as_ptr(), || {
-        status.as_cstr().as_ptr()
+pub extern "C" fn ocde_status_str(status: i32) -> *const c_char {
+    boundary::guard_value(c"OCDE_STATUS_UNKNOWN".as_ptr(), || {
+        OcdeStatus::from_i32(status)
+            .map_or(c"OCDE_STATUS_UNKNOWN".as_ptr(), |s| s.as_cstr().as_ptr())
+    })
+}
+
+/// Opens `url` (http or https only) in the user's default browser, the way
+/// `ocde_selection_start` does when its `open_url` is NULL. For hosts whose own `open_url` wants
+/// to try the system browser first and, if that fails, show the URL to the user.
+/// `OCDE_STATUS_IO` when no browser could be started.
+///
+/// # Safety
+/// `url` is a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn ocde_open_system_browser(url: *const c_char) -> OcdeStatus {
+    boundary::guard(|| {
+        let text = boundary::str_arg(url, "url")?;
+        crate::http::parse_url(text, "url")?;
+        crate::open_in_system_browser(text)?;
+        Ok(OcdeStatus::Ok)
     })
 }
 

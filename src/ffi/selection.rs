@@ -12,9 +12,11 @@ use std::mem::{offset_of, size_of};
 use std::ptr;
 use std::time::Duration;
 
-/// Options of `ocde_selection_start`. Always prepare one with `ocde_selection_options_init`,
-/// which sets `struct_size` and the defaults: fields added to the end in later versions are then
-/// read only when the host's `struct_size` covers them, so compiled hosts keep working.
+/// Options of `ocde_selection_start`. Prepare one with
+/// `ocde_selection_options_init(&options, sizeof options)`, then set the fields you need. Every
+/// field's default is zero/NULL, now and in later versions; fields added in later versions go at
+/// the end and are read only when the host's `struct_size` covers them, so compiled hosts keep
+/// working with newer libraries.
 #[repr(C)]
 pub struct OcdeSelectionOptions {
     /// `sizeof(OcdeSelectionOptions)` as compiled by the host; set by `ocde_selection_options_init`.
@@ -31,24 +33,25 @@ pub struct OcdeSelectionOptions {
     pub supported_file_extensions_count: usize,
 }
 
-/// Fills `options` with the defaults and sets `struct_size`. NULL is a no-op.
+/// Sets the `struct_size` bytes at `options` to the defaults (all zero/NULL) and
+/// `options->struct_size` to `struct_size` (pass `sizeof(OcdeSelectionOptions)` as the host
+/// compiled it). Writes nothing beyond `struct_size` bytes. NULL, or a size too small to hold
+/// `struct_size`, is a no-op.
 ///
 /// # Safety
-/// `options` is NULL or points to writable storage of `sizeof(OcdeSelectionOptions)`.
+/// `options` is NULL or points to `struct_size` writable bytes.
 #[no_mangle]
-pub unsafe extern "C" fn ocde_selection_options_init(options: *mut OcdeSelectionOptions) {
-    if options.is_null() {
+pub unsafe extern "C" fn ocde_selection_options_init(
+    options: *mut OcdeSelectionOptions,
+    struct_size: usize,
+) {
+    if options.is_null() || struct_size < size_of::<u32>() {
         return;
     }
     guard_value((), || {
-        options.write(OcdeSelectionOptions {
-            struct_size: size_of::<OcdeSelectionOptions>() as u32,
-            callback_expires_in_s: 0,
-            callback_port: 0,
-            server_context: ptr::null(),
-            supported_file_extensions: ptr::null(),
-            supported_file_extensions_count: 0,
-        })
+        // Every default is zero; the host's struct may be older (smaller) or newer (larger).
+        ptr::write_bytes(options as *mut u8, 0, struct_size);
+        (*options).struct_size = u32::try_from(struct_size).unwrap_or(u32::MAX);
     });
 }
 
@@ -351,17 +354,43 @@ pub unsafe extern "C" fn ocde_selection_get(
     guard(|| {
         let s = handle_arg(selection, "selection")?;
         let out = out_arg(out_document, "out_document")?;
-        let doc = s
-            .cache()
-            .and_then(|c| c.documents.get(index))
-            .ok_or_else(|| {
-                Error::invalid(format!(
-                    "document index {index} out of range (count {})",
-                    ocde_selection_count(selection)
-                ))
-            })?;
-        out.write(doc.view());
+        // Version 0.1's OcdeDocument: when the struct grows, this keeps writing only these fields.
+        out.write(document_at(s, index)?.view());
         Ok(OcdeStatus::Ok)
+    })
+}
+
+/// Like `ocde_selection_get`, for hosts that want fields added to `OcdeDocument` in later
+/// versions: writes at most `struct_size` bytes (pass `sizeof(OcdeDocument)` as compiled by the
+/// host). `ocde_selection_get` itself always writes exactly the twelve fields of version 0.1, so
+/// hosts compiled against this header stay safe when `OcdeDocument` grows.
+///
+/// # Safety
+/// `selection` is a live selection; `out_document` points to `struct_size` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn ocde_selection_get_sized(
+    selection: *const OcdeSelection,
+    index: usize,
+    out_document: *mut OcdeDocument,
+    struct_size: usize,
+) -> OcdeStatus {
+    guard(|| {
+        let s = handle_arg(selection, "selection")?;
+        let out = out_arg(out_document, "out_document")?;
+        let doc = document_at(s, index)?.view();
+        let n = struct_size.min(size_of::<OcdeDocument>());
+        ptr::copy_nonoverlapping(&doc as *const OcdeDocument as *const u8, out as *mut u8, n);
+        Ok(OcdeStatus::Ok)
+    })
+}
+
+fn document_at(s: &OcdeSelection, index: usize) -> Result<&DocumentStrings, Error> {
+    let docs = s.cache().map_or(&[][..], |c| &c.documents[..]);
+    docs.get(index).ok_or_else(|| {
+        Error::invalid(format!(
+            "document index {index} out of range (count {})",
+            docs.len()
+        ))
     })
 }
 

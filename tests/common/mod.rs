@@ -180,7 +180,9 @@ pub fn start(
     let exts: Vec<CString> = opts.extensions.iter().map(|e| c(e)).collect();
     let ext_ptrs: Vec<*const c_char> = exts.iter().map(|e| e.as_ptr()).collect();
     let mut o = std::mem::MaybeUninit::<OcdeSelectionOptions>::uninit();
-    unsafe { ocde_selection_options_init(o.as_mut_ptr()) };
+    unsafe {
+        ocde_selection_options_init(o.as_mut_ptr(), std::mem::size_of::<OcdeSelectionOptions>())
+    };
     let mut o = unsafe { o.assume_init() };
     o.callback_expires_in_s = opts.expires_in_s;
     o.callback_port = opts.port;

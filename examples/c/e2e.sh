@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# End-to-end test of the C example against the CDE simulator, on 127.0.0.1 only:
+#   build (build.sh, cargo build -p cde-simulator), start the simulator with --reference-dir,
+#   --auto run (files byte-identical to the references, inside --out, nothing else left there),
+#   --auto-cancel run (exit 2, nothing downloaded), wrong token (clean error, token not echoed),
+#   the --auto run again under valgrind and under ASan/UBSan, and the simulator stopping when its
+#   stdin closes.
+# Ends with "N passed, M failed"; exits non-zero on any failure. KEEP_TMP=1 keeps the work folder.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+build="$here/build"
+example="$build/ocde_example"
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
+sim_bin="$target_dir/debug/cde-simulator"
+CC="${CC:-gcc}"
+
+# Loopback only: never route the library's requests through a proxy from the environment.
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+export NO_PROXY="127.0.0.1,localhost" no_proxy="127.0.0.1,localhost"
+
+token="e2e-secret-token-7f3a"
+wrong_token="e2e-wrong-token-91c4"
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "ok   - $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL - $*"; }
+# check DESCRIPTION COMMAND...: one counted check.
+check() {
+    local desc="$1"
+    shift
+    if "$@"; then pass "$desc"; else fail "$desc"; fi
+}
+# Shows the end of a log file, indented, after a failure.
+show() { [ -s "$1" ] && tail -n "${2:-15}" "$1" | sed 's/^/    | /' || true; }
+finish() {
+    echo "$passed passed, $failed failed"
+    if [ "$failed" -eq 0 ]; then exit 0; else exit 1; fi
+}
+
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/ocde-e2e.XXXXXX")"
+sim_pid=""
+cleanup() {
+    exec 3>&- # closing the simulator's stdin stops it
+    if [ -n "$sim_pid" ] && kill -0 "$sim_pid" 2>/dev/null; then
+        kill "$sim_pid" 2>/dev/null || true
+        wait "$sim_pid" 2>/dev/null || true
+    fi
+    if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- Build ------------------------------------------------------------------------------------
+if "$here/build.sh" >"$tmp/build.log" 2>&1; then
+    pass "build.sh (library, example, header checks as C99 and C++11)"
+else
+    fail "build.sh"
+    show "$tmp/build.log" 30
+    finish
+fi
+if (cd "$root" && cargo build --quiet -p cde-simulator) >"$tmp/sim-build.log" 2>&1 && [ -x "$sim_bin" ]; then
+    pass "cargo build -p cde-simulator"
+else
+    fail "cargo build -p cde-simulator"
+    show "$tmp/sim-build.log" 30
+    finish
+fi
+
+# ---- Simulator: stdin is a fifo this script holds open on fd 3 ---------------------------------
+ref="$tmp/reference"
+mkfifo "$tmp/sim.stdin"
+"$sim_bin" --token "$token" --reference-dir "$ref" <"$tmp/sim.stdin" >"$tmp/sim.out" 2>"$tmp/sim.err" &
+sim_pid=$!
+exec 3>"$tmp/sim.stdin"
+api_url=""
+for _ in $(seq 1 100); do
+    api_url="$(sed -n 's/^DOCUMENTS_API_URL=//p' "$tmp/sim.out")"
+    [ -n "$api_url" ] && break
+    kill -0 "$sim_pid" 2>/dev/null || break
+    sleep 0.1
+done
+case "$api_url" in
+    http://127.0.0.1:*) pass "simulator serves the Documents API on 127.0.0.1 ($api_url)" ;;
+    *)
+        fail "simulator printed DOCUMENTS_API_URL=http://127.0.0.1:... (got '${api_url}')"
+        show "$tmp/sim.err"
+        finish
+        ;;
+esac
+ref_count="$(find "$ref" -maxdepth 1 -name '*.bin' -type f 2>/dev/null | wc -l)"
+ref_count=$((ref_count + 0))
+if [ "$ref_count" -gt 0 ]; then
+    pass "simulator wrote $ref_count reference files"
+else
+    fail "simulator wrote reference files into --reference-dir"
+    show "$tmp/sim.err"
+    finish
+fi
+
+# verify_downloads NAME OUT_DIR STDOUT_FILE: every "downloaded <id> -> <path>" file is inside
+# OUT_DIR and identical to <ref>/<id>.bin; every reference was downloaded; nothing else is left.
+verify_downloads() {
+    local name="$1" out="$2" log="$3" line rest id path n=0 ok_inside ok_same
+    local out_real
+    out_real="$(cd "$out" && pwd -P)"
+    while IFS= read -r line; do
+        case "$line" in
+            "downloaded "*" -> "*) ;;
+            *) continue ;;
+        esac
+        rest="${line#downloaded }"
+        id="${rest%% -> *}"
+        path="${rest#* -> }"
+        n=$((n + 1))
+        ok_inside=false
+        if [ -f "$path" ] && [ ! -L "$path" ] &&
+            [ "$(cd "$(dirname -- "$path")" && pwd -P)" = "$out_real" ]; then
+            ok_inside=true
+        fi
+        check "$name: $id saved inside the out dir ($(basename -- "$path"))" $ok_inside
+        ok_same=false
+        if [ -f "$ref/$id.bin" ] && cmp -s -- "$path" "$ref/$id.bin"; then ok_same=true; fi
+        check "$name: $id byte-identical to the reference" $ok_same
+    done <"$log"
+    check "$name: all $ref_count documents downloaded" test "$n" -eq "$ref_count"
+    check "$name: out dir holds exactly the downloaded files (no temporary file left)" \
+        test "$(find "$out" -mindepth 1 | wc -l)" -eq "$n"
+}
+
+# ---- 1. --auto: select everything and download ------------------------------------------------
+out="$tmp/out-auto"
+rc=0
+timeout 120 "$example" --url "$api_url" --token "$token" --auto --out "$out" --timeout 60 \
+    >"$tmp/auto.out" 2>"$tmp/auto.err" || rc=$?
+check "--auto exits 0" test "$rc" -eq 0
+if [ "$rc" -ne 0 ]; then show "$tmp/auto.err"; show "$tmp/sim.err"; fi
+[ -d "$out" ] && verify_downloads "--auto" "$out" "$tmp/auto.out"
+
+# ---- 2. --auto-cancel: the user presses Cancel ------------------------------------------------
+out="$tmp/out-cancel"
+rc=0
+timeout 120 "$example" --url "$api_url" --token "$token" --auto-cancel --out "$out" --timeout 60 \
+    >"$tmp/cancel.out" 2>"$tmp/cancel.err" || rc=$?
+check "--auto-cancel exits 2" test "$rc" -eq 2
+[ "$rc" -eq 2 ] || show "$tmp/cancel.err"
+check "--auto-cancel prints 'cancelled'" grep -qx cancelled "$tmp/cancel.out"
+nothing_downloaded() {
+    ! grep -q '^downloaded ' "$tmp/cancel.out" && [ -z "$(find "$out" -mindepth 1 2>/dev/null)" ]
+}
+check "--auto-cancel downloads nothing" nothing_downloaded
+
+# ---- 3. a wrong token: a clean error, and the token is never echoed ---------------------------
+out="$tmp/out-wrong-token"
+rc=0
+timeout 120 "$example" --url "$api_url" --token "$wrong_token" --auto --out "$out" --timeout 60 \
+    >"$tmp/wrong.out" 2>"$tmp/wrong.err" || rc=$?
+unauthorized_reported() {
+    [ "$rc" -eq 1 ] && grep -q '^error: OCDE_STATUS_UNAUTHORIZED: .' "$tmp/wrong.err"
+}
+tokens_not_echoed() {
+    ! grep -qF -e "$wrong_token" -e "$token" -- "$tmp/wrong.out" "$tmp/wrong.err" \
+        "$tmp/auto.out" "$tmp/auto.err"
+}
+check "wrong token exits 1 with 'error: OCDE_STATUS_UNAUTHORIZED: ...'" unauthorized_reported
+unauthorized_reported || { show "$tmp/wrong.out"; show "$tmp/wrong.err"; }
+check "no token is echoed in the example's output or errors" tokens_not_echoed
+
+# ---- 4. --auto under valgrind -----------------------------------------------------------------
+if command -v valgrind >/dev/null 2>&1; then
+    out="$tmp/out-valgrind"
+    rc=0
+    timeout 600 valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9 \
+        --log-file="$tmp/valgrind.log" \
+        "$example" --url "$api_url" --token "$token" --auto --out "$out" --timeout 300 \
+        >"$tmp/valgrind.out" 2>"$tmp/valgrind.err" || rc=$?
+    check "--auto under valgrind exits 0 (no memory errors, no definite leaks)" test "$rc" -eq 0
+    grep -E "ERROR SUMMARY|definitely lost|indirectly lost|possibly lost|still reachable|All heap blocks" \
+        "$tmp/valgrind.log" | sed 's/^==[0-9]*== */    valgrind: /' || true
+    [ "$rc" -eq 0 ] || { show "$tmp/valgrind.log" 40; show "$tmp/valgrind.err"; }
+    [ -d "$out" ] && verify_downloads "valgrind" "$out" "$tmp/valgrind.out"
+else
+    fail "valgrind is not installed"
+fi
+
+# ---- 5. --auto built with AddressSanitizer + UndefinedBehaviorSanitizer -----------------------
+asan="$build/ocde_example_asan"
+if "$CC" -std=c99 -Wall -Wextra -Werror -pedantic -g -O1 -fno-omit-frame-pointer \
+    -fsanitize=address,undefined -fno-sanitize-recover=undefined -I "$root/include" \
+    "$here/ocde_example.c" -L "$target_dir/debug" -lopencde_documents \
+    -Wl,-rpath,"$target_dir/debug" -o "$asan" >"$tmp/asan-build.log" 2>&1; then
+    out="$tmp/out-asan"
+    rc=0
+    ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" UBSAN_OPTIONS="print_stacktrace=1" \
+        timeout 300 "$asan" --url "$api_url" --token "$token" --auto --out "$out" --timeout 120 \
+        >"$tmp/asan.out" 2>"$tmp/asan.err" || rc=$?
+    check "--auto under ASan/UBSan exits 0" test "$rc" -eq 0
+    [ "$rc" -eq 0 ] || show "$tmp/asan.err" 40
+    [ -d "$out" ] && verify_downloads "asan" "$out" "$tmp/asan.out"
+else
+    echo "skip - $CC cannot build with -fsanitize=address,undefined"
+fi
+
+# ---- 6. closing the simulator's stdin stops it ------------------------------------------------
+exec 3>&-
+for _ in $(seq 1 50); do
+    kill -0 "$sim_pid" 2>/dev/null || break
+    sleep 0.1
+done
+rc=0
+if kill -0 "$sim_pid" 2>/dev/null; then
+    fail "simulator stops when its stdin closes"
+else
+    wait "$sim_pid" || rc=$?
+    sim_pid=""
+    check "simulator stops when its stdin closes (exit 0)" test "$rc" -eq 0
+fi
+
+finish
