@@ -343,6 +343,30 @@ enum OcdeStatus ocde_client_set_log_callback(struct OcdeClient *client,
                                              void *user_data);
 
 /**
+ * Sets how often an idempotent request (GET) is retried after a 429/500/502/503/504 answer or
+ * a failed connection, and how often a broken download is resumed (`Range`); 0 disables both.
+ * Waits back off exponentially from `base_delay_ms` (0: 250), or follow the server's
+ * `Retry-After`, never longer than 10 s. Default: 3 retries.
+ *
+ * # Safety
+ * `client` is a live client.
+ */
+enum OcdeStatus ocde_client_set_retries(struct OcdeClient *client,
+                                        uint32_t max_retries,
+                                        uint32_t base_delay_ms);
+
+/**
+ * Aborts every download running on this client, from any thread: each returns
+ * `OCDE_STATUS_ABORTED` (leaving no file) at its next received chunk or retry wait, and at the
+ * latest when the stall timeout fires. Downloads started after this call are not affected.
+ * NULL is a no-op. (To abort a selection's wait, use `ocde_selection_abort`.)
+ *
+ * # Safety
+ * `client` is NULL or a live client that no thread is freeing.
+ */
+void ocde_client_abort_downloads(struct OcdeClient *client);
+
+/**
  * Downloads `download_url` to the file `dest_path` (UTF-8). Redirects are followed (at most 10;
  * the token never leaves the API origin and is dropped after a 303). The body goes to a hidden
  * temporary file beside `dest_path`, is checked against Content-Length or chunked framing

@@ -1,9 +1,10 @@
 //! The client: the documents API address, the bearer token and the HTTP transport, shared by
 //! every selection and download made with it.
 
+use crate::abort::{AbortSignal, AbortToken};
 use crate::download::{self, DownloadReport, ProgressFn};
 use crate::error::{Error, ErrorKind, Result};
-use crate::http::{parse_url, Answer, Credentials, Method, Timeouts, Transport};
+use crate::http::{parse_url, Answer, Credentials, Method, RetryPolicy, Timeouts, Transport};
 use crate::models::DocumentVersion;
 use crate::selection::{SelectionOptions, SelectionSession};
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ struct Shared {
     api_origin: Origin,
     token: RwLock<Option<String>>,
     transport: RwLock<Transport>,
+    abort: Arc<AbortSignal>,
 }
 
 /// A client of one CDE's Documents API. Cheap to clone (clones share token and settings) and
@@ -41,7 +43,8 @@ impl Client {
                 api_url,
                 api_origin,
                 token: RwLock::new(None),
-                transport: RwLock::new(Transport::new(Timeouts::default())),
+                transport: RwLock::new(Transport::new(Timeouts::default(), RetryPolicy::default())),
+                abort: Arc::new(AbortSignal::default()),
             }),
         })
     }
@@ -66,11 +69,27 @@ impl Client {
 
     /// Replaces the timeouts.
     pub fn set_timeouts(&self, timeouts: Timeouts) {
+        let retry = self.retry_policy();
+        self.replace_transport(Transport::new(timeouts, retry));
+    }
+
+    /// Replaces the retry policy of idempotent requests.
+    pub fn set_retry_policy(&self, retry: RetryPolicy) {
+        let timeouts = self.timeouts();
+        self.replace_transport(Transport::new(timeouts, retry));
+    }
+
+    /// The retry policy in force.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.transport().retry_policy()
+    }
+
+    fn replace_transport(&self, transport: Transport) {
         *self
             .shared
             .transport
             .write()
-            .unwrap_or_else(|p| p.into_inner()) = Transport::new(timeouts);
+            .unwrap_or_else(|p| p.into_inner()) = transport;
     }
 
     /// The timeouts in force.
@@ -110,13 +129,21 @@ impl Client {
         method: Method<'_>,
         url: &Url,
         headers: &[(&str, &str)],
+        abort: &AbortToken,
     ) -> Result<Answer> {
         let token = self.token();
         let creds = Credentials {
             token: token.as_deref(),
             origin: &self.shared.api_origin,
         };
-        self.transport().send(method, url, creds, headers)
+        self.transport().send(method, url, creds, headers, abort)
+    }
+
+    /// Aborts every download running on this client (any thread): each returns
+    /// [`ErrorKind::Aborted`] at its next chunk or retry wait, at the latest when the stall timeout
+    /// fires. Downloads started afterwards are not affected.
+    pub fn abort_downloads(&self) {
+        self.shared.abort.trigger();
     }
 
     /// Fetches a JSON document under the client's policy.
@@ -146,7 +173,8 @@ impl Client {
         expected_size: Option<u64>,
         progress: ProgressFn<'_>,
     ) -> Result<DownloadReport> {
-        download::download_to_path(self, url, dest, expected_size, progress)
+        let abort = self.shared.abort.token();
+        download::download_to_path(self, url, dest, expected_size, progress, &abort)
     }
 
     /// Downloads document `index` of a finished selection into `dest_dir` under its safe, unique

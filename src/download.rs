@@ -1,14 +1,22 @@
 //! Downloading one file: streamed into a temporary file beside the destination, checked against
 //! the response framing, flushed and fsynced, then renamed over the destination. On any failure
 //! the temporary file is removed and the destination is untouched.
+//!
+//! A transfer that breaks (connection reset, body cut short) is resumed up to the client's retry
+//! count: `Range: bytes=<received>-` (with `If-Range` when the server gave a validator); the
+//! bytes are appended only when the answer is a 206 whose `Content-Range` starts exactly there; a
+//! 200 restarts from zero; anything else fails. Runs of zero bytes are skipped with a seek, so a
+//! huge zero-filled file becomes a sparse file.
 
+use crate::abort::AbortToken;
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
-use crate::http::{describe, ensure_success, map_io_error, parse_url, Method};
+use crate::http::{aborted, describe, ensure_success, map_io_error, parse_url, Answer, Method};
 use crate::listener::random_hex;
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use url::Url;
 
 /// Size of one read from the network and one write to disk.
 const CHUNK: usize = 256 * 1024;
@@ -16,15 +24,28 @@ const CHUNK: usize = 256 * 1024;
 /// What a finished download reports.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DownloadReport {
-    /// Bytes written.
+    /// Bytes in the file.
     pub bytes: u64,
+    /// Transfers resumed (or restarted) after a break.
+    pub resumed: u32,
     /// Things worth logging that did not fail the download (a declared size that differs from
-    /// a complete, correctly framed transfer, ...).
+    /// a complete, correctly framed transfer, a resume, ...).
     pub warnings: Vec<String>,
 }
 
 /// Progress callback: `(received, total)`; return `false` to abort.
 pub type ProgressFn<'a> = &'a mut dyn FnMut(u64, Option<u64>) -> bool;
+
+/// How one response frames its body.
+struct Framing {
+    /// Content-Length of this response (for a 206, of the part).
+    content_length: Option<u64>,
+    chunked: bool,
+    /// Size of the whole file, if this response says (Content-Length of a 200, total of a 206).
+    total: Option<u64>,
+    /// Strong ETag or Last-Modified, for `If-Range` on a resume.
+    validator: Option<String>,
+}
 
 /// Downloads `url` to `dest`. `expected_size` is the size the CDE declared, if any: it is the
 /// total reported to `progress` when the server sends no Content-Length, and it decides
@@ -35,106 +56,242 @@ pub fn download_to_path(
     dest: &Path,
     expected_size: Option<u64>,
     progress: ProgressFn<'_>,
+    abort: &AbortToken,
 ) -> Result<DownloadReport> {
     let url = parse_url(url, "download URL")?;
     let (dir, name) = split_destination(dest)?;
-    let mut answer = client.send(
-        Method::Get,
-        &url,
-        &[("Accept-Encoding", "identity"), ("Accept", "*/*")],
-    )?;
-    ensure_success(&mut answer, "download")?;
-    let final_url = answer.url.clone();
+    let max_resumes = client.retry_policy().max_retries;
+    let mut report = DownloadReport::default();
+    let mut part: Option<PartFile> = None;
+    let mut received: u64 = 0;
+    let mut validator: Option<String> = None;
+    loop {
+        let range = (received > 0).then(|| format!("bytes={received}-"));
+        let mut headers = vec![("Accept-Encoding", "identity"), ("Accept", "*/*")];
+        if let Some(r) = &range {
+            headers.push(("Range", r));
+            if let Some(v) = &validator {
+                headers.push(("If-Range", v));
+            }
+        }
+        let mut answer = client.send(Method::Get, &url, &headers, abort)?;
+        ensure_success(&mut answer, "download")?;
+        let framing = check_answer(&answer, received)?;
+        if received > 0 && answer.response.status().as_u16() == 200 {
+            // The server ignored the Range (or the file changed): start again from zero.
+            report.warnings.push(format!(
+                "{}: the server restarted the transfer from zero instead of resuming at {received}",
+                describe(&answer.url)
+            ));
+            received = 0;
+            if let Some(p) = part.as_mut() {
+                p.restart()?;
+            }
+        }
+        validator = framing.validator.clone();
+        let total = framing.total.or(expected_size);
+        let part = match part.as_mut() {
+            Some(p) => p,
+            None => part.insert(PartFile::create(&dir, &name)?),
+        };
+        if !progress(received, total) || abort.is_aborted() {
+            return Err(aborted_download());
+        }
+        let final_url = answer.url.clone();
+        let outcome = stream_body(answer, part, &mut received, total, progress, abort);
+        match outcome {
+            Ok(segment) => {
+                check_completeness(&framing, segment, received, expected_size, &final_url)?;
+                if let Some(expected) = expected_size.filter(|e| *e != received) {
+                    report.warnings.push(format!(
+                        "{}: the CDE declared {expected} bytes, the complete transfer had {received}",
+                        describe(&final_url)
+                    ));
+                }
+                break;
+            }
+            Err(e) if is_resumable(&e) && report.resumed < max_resumes => {
+                report.resumed += 1;
+                report
+                    .warnings
+                    .push(format!("{} (resuming at byte {received})", e.message));
+                let delay = client.retry_policy().delay(report.resumed - 1, None);
+                if !abort.sleep(delay) {
+                    return Err(aborted_download());
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    report.bytes = received;
+    match part {
+        Some(p) => p.commit(dest, received)?,
+        None => {
+            return Err(Error::new(
+                ErrorKind::Internal,
+                "download finished without a file",
+            ))
+        }
+    }
+    Ok(report)
+}
+
+/// Reads the answer's headers: refuses encodings, checks a 206 against the resume point.
+fn check_answer(answer: &Answer, received: u64) -> Result<Framing> {
     let headers = answer.response.headers();
-    if let Some(enc) = headers.get("content-encoding").map(|v| {
-        String::from_utf8_lossy(v.as_bytes())
-            .trim()
-            .to_ascii_lowercase()
-    }) {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some(enc) = text("content-encoding").map(str::to_ascii_lowercase) {
         if !enc.is_empty() && enc != "identity" {
-            // We asked for identity; decoding would change the bytes the CDE stored, keeping them
+            // We asked for identity. Decoding would change the bytes the CDE stored; keeping them
             // would write a compressed file under the model's name. Refuse instead.
             return Err(Error::new(
                 ErrorKind::Protocol,
                 format!(
                     "{} sent Content-Encoding \"{enc}\" although identity was requested",
-                    describe(&final_url)
+                    describe(&answer.url)
                 ),
             ));
         }
     }
-    let content_length = headers
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    let chunked = headers
-        .get("transfer-encoding")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
-    let total = content_length.or(expected_size);
+    let content_length = text("content-length").and_then(|v| v.parse::<u64>().ok());
+    let chunked =
+        text("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+    let validator = text("etag")
+        .filter(|e| !e.starts_with("W/"))
+        .or_else(|| text("last-modified"))
+        .map(str::to_string);
+    let status = answer.response.status().as_u16();
+    let total = if status == 206 {
+        let range = text("content-range").unwrap_or("");
+        let (start, total) = parse_content_range(range).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Protocol,
+                format!(
+                    "{}: 206 with an unusable Content-Range \"{range}\"",
+                    describe(&answer.url)
+                ),
+            )
+            .with_status(206)
+        })?;
+        if start != received || received == 0 {
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                format!(
+                    "{}: asked to resume at byte {received}, the server sent Content-Range \"{range}\"",
+                    describe(&answer.url)
+                ),
+            )
+            .with_status(206));
+        }
+        total
+    } else if status == 200 {
+        content_length
+    } else {
+        return Err(Error::new(
+            ErrorKind::Http,
+            format!(
+                "download: {} answered HTTP {status} instead of the file",
+                describe(&answer.url)
+            ),
+        )
+        .with_status(status));
+    };
+    Ok(Framing {
+        content_length,
+        chunked,
+        total,
+        validator,
+    })
+}
 
-    let mut part = PartFile::create(&dir, &name)?;
+/// `bytes START-END/TOTAL` → (START, TOTAL if known).
+fn parse_content_range(value: &str) -> Option<(u64, Option<u64>)> {
+    let rest = value.trim().strip_prefix("bytes ")?;
+    let (span, total) = rest.split_once('/')?;
+    let (start, end) = span.split_once('-')?;
+    let (start, end): (u64, u64) = (start.trim().parse().ok()?, end.trim().parse().ok()?);
+    if end < start {
+        return None;
+    }
+    Some((start, total.trim().parse().ok()))
+}
+
+/// Copies the body into `part`; returns the bytes of this response.
+fn stream_body(
+    answer: Answer,
+    part: &mut PartFile,
+    received: &mut u64,
+    total: Option<u64>,
+    progress: ProgressFn<'_>,
+    abort: &AbortToken,
+) -> Result<u64> {
+    let url = answer.url;
     let mut reader = answer.response.into_body().into_reader();
     let mut buf = vec![0u8; CHUNK];
-    let mut received: u64 = 0;
-    if !progress(0, total) {
-        return Err(aborted());
-    }
+    let mut segment: u64 = 0;
     loop {
         let n = match reader.read(&mut buf) {
-            Ok(0) => break,
+            Ok(0) => return Ok(segment),
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                return Err(map_io_error(&e, &final_url)
-                    .context(format!("downloading after {received} bytes")))
+                return Err(
+                    map_io_error(&e, &url).context(format!("downloading after {received} bytes"))
+                )
             }
         };
         part.write(&buf[..n])?;
-        received += n as u64;
-        if !progress(received, total) {
-            return Err(aborted());
+        *received += n as u64;
+        segment += n as u64;
+        if !progress(*received, total) || abort.is_aborted() {
+            return Err(aborted_download());
         }
     }
-
-    let mut report = DownloadReport {
-        bytes: received,
-        warnings: Vec::new(),
-    };
-    match (content_length, chunked, expected_size) {
-        (Some(declared), _, _) if declared != received => {
-            return Err(Error::new(
-                ErrorKind::Integrity,
-                format!(
-                    "{}: received {received} bytes, Content-Length said {declared}",
-                    describe(&final_url)
-                ),
-            ))
-        }
-        (None, false, Some(expected)) if expected != received => {
-            return Err(Error::new(
-                ErrorKind::Integrity,
-                format!(
-                    "{}: received {received} bytes without framing, the CDE declared {expected}",
-                    describe(&final_url)
-                ),
-            ))
-        }
-        (_, _, Some(expected)) if expected != received => report.warnings.push(format!(
-            "{}: the CDE declared {expected} bytes, the complete transfer had {received}",
-            describe(&final_url)
-        )),
-        _ => {}
-    }
-    part.commit(dest)?;
-    Ok(report)
 }
 
-fn aborted() -> Error {
-    Error::new(
-        ErrorKind::Aborted,
-        "download aborted by the progress callback",
-    )
+/// The framing rules: Content-Length must match exactly; without any framing, the expected size
+/// decides.
+fn check_completeness(
+    f: &Framing,
+    segment: u64,
+    received: u64,
+    expected: Option<u64>,
+    url: &Url,
+) -> Result<()> {
+    match (f.content_length, f.chunked, expected) {
+        (Some(declared), _, _) if declared != segment => Err(Error::new(
+            ErrorKind::Integrity,
+            format!(
+                "{}: received {segment} bytes, Content-Length said {declared}",
+                describe(url)
+            ),
+        )),
+        (None, false, Some(expected)) if expected != received => Err(Error::new(
+            ErrorKind::Integrity,
+            format!(
+                "{}: received {received} bytes without framing, the CDE declared {expected}",
+                describe(url)
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Breaks worth resuming: the connection failed or the body was cut short. Not timeouts (a
+/// stalled server is reported, not waited for again), not protocol or local errors.
+fn is_resumable(e: &Error) -> bool {
+    matches!(e.kind, ErrorKind::Network | ErrorKind::Integrity)
+}
+
+fn aborted_download() -> Error {
+    let mut e = aborted();
+    e.message = "download aborted by the host (progress callback or abort)".into();
+    e
 }
 
 /// Checks that `dest` names a file in an existing folder; returns (folder, file name).
@@ -189,22 +346,43 @@ impl PartFile {
         })
     }
 
-    fn write(&mut self, bytes: &[u8]) -> Result<()> {
-        match self.file.as_mut() {
-            Some(f) => f
-                .write_all(bytes)
-                .map_err(|e| Error::io("writing", &self.path, &e)),
-            None => Err(Error::new(ErrorKind::Internal, "write after close")),
-        }
+    fn file(&mut self) -> Result<&mut File> {
+        self.file
+            .as_mut()
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "temporary file already closed"))
     }
 
-    /// Flushes, fsyncs and renames over `dest`, then fsyncs the folder (Unix) so the rename is durable.
-    fn commit(mut self, dest: &Path) -> Result<()> {
+    /// Appends `bytes`; a chunk of zeros is skipped with a seek (a sparse hole, sized at commit).
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        let path = self.path.clone();
+        let file = self.file()?;
+        let result = if bytes.iter().all(|b| *b == 0) {
+            file.seek(SeekFrom::Current(bytes.len() as i64)).map(|_| ())
+        } else {
+            file.write_all(bytes)
+        };
+        result.map_err(|e| Error::io("writing", &path, &e))
+    }
+
+    /// Empties the file for a transfer that starts again from zero.
+    fn restart(&mut self) -> Result<()> {
+        let path = self.path.clone();
+        let file = self.file()?;
+        file.set_len(0)
+            .and_then(|_| file.seek(SeekFrom::Start(0)).map(|_| ()))
+            .map_err(|e| Error::io("truncating", &path, &e))
+    }
+
+    /// Sizes the file to `len` (materialising a trailing hole), flushes, fsyncs and renames over
+    /// `dest`, then fsyncs the folder (Unix) so the rename is durable.
+    fn commit(mut self, dest: &Path, len: u64) -> Result<()> {
         if let Some(mut file) = self.file.take() {
-            file.flush()
-                .map_err(|e| Error::io("flushing", &self.path, &e))?;
+            let path = &self.path;
+            file.set_len(len)
+                .map_err(|e| Error::io("sizing", path, &e))?;
+            file.flush().map_err(|e| Error::io("flushing", path, &e))?;
             file.sync_all()
-                .map_err(|e| Error::io("syncing", &self.path, &e))?;
+                .map_err(|e| Error::io("syncing", path, &e))?;
         }
         std::fs::rename(&self.path, dest).map_err(|e| Error::io("renaming onto", dest, &e))?;
         self.committed = true;
@@ -224,5 +402,22 @@ impl Drop for PartFile {
             drop(self.file.take());
             let _ = std::fs::remove_file(&self.path);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_range_is_parsed_strictly() {
+        assert_eq!(
+            parse_content_range("bytes 100-199/200"),
+            Some((100, Some(200)))
+        );
+        assert_eq!(parse_content_range("bytes 100-199/*"), Some((100, None)));
+        assert_eq!(parse_content_range("bytes 200-100/300"), None);
+        assert_eq!(parse_content_range("items 1-2/3"), None);
+        assert_eq!(parse_content_range(""), None);
     }
 }

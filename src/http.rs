@@ -5,6 +5,7 @@
 //! [`Transport::send`], so the credential rule is applied per hop with the port included in the
 //! origin (ureq's own `SameHost` rule ignores ports).
 
+use crate::abort::AbortToken;
 use crate::error::{Error, ErrorKind, Result};
 use crate::models::{clip, error_body_message};
 use std::io::Read;
@@ -35,6 +36,53 @@ impl Default for Timeouts {
             stall: Duration::from_secs(30),
         }
     }
+}
+
+/// Retries of idempotent GETs: on 429/500/502/503/504 answers and on connection failures
+/// (never on timeouts: a stalled server is reported, not waited for again), with exponential
+/// backoff from `base_delay`, or the server's `Retry-After` seconds, capped at `max_delay`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt (0: none).
+    pub max_retries: u32,
+    /// Wait before the first retry; doubled for each further one.
+    pub base_delay: Duration,
+    /// Longest wait between attempts, whatever `Retry-After` says.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 3,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before retry number `attempt` (0-based), honouring a `Retry-After` hint.
+    pub fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        let backoff = self.base_delay.saturating_mul(1u32 << attempt.min(16));
+        retry_after.unwrap_or(backoff).min(self.max_delay)
+    }
+}
+
+/// The error of an operation stopped by the host.
+pub fn aborted() -> Error {
+    Error::new(ErrorKind::Aborted, "aborted by the host")
+}
+
+/// Statuses worth another try of an idempotent request.
+pub fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 429 | 500 | 502 | 503 | 504)
+}
+
+/// `Retry-After` as delta-seconds (an HTTP-date falls back to the backoff).
+fn retry_after(response: &Response<Body>) -> Option<Duration> {
+    let value = response.headers().get("retry-after")?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 /// The request method and body.
@@ -68,11 +116,12 @@ pub struct Answer {
 pub struct Transport {
     agent: ureq::Agent,
     timeouts: Timeouts,
+    retry: RetryPolicy,
 }
 
 impl Transport {
-    /// A transport with `timeouts`.
-    pub fn new(timeouts: Timeouts) -> Self {
+    /// A transport with `timeouts` and `retry`.
+    pub fn new(timeouts: Timeouts, retry: RetryPolicy) -> Self {
         let config = ureq::Agent::config_builder()
             .max_redirects(0)
             .http_status_as_error(false)
@@ -88,6 +137,7 @@ impl Transport {
         Transport {
             agent: config.into(),
             timeouts,
+            retry,
         }
     }
 
@@ -96,13 +146,49 @@ impl Transport {
         self.timeouts
     }
 
+    /// The retry policy in force.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.retry
+    }
+
     /// Sends `method` to `url`, following GET redirects per the policy:
     /// - the token goes only to `credentials.origin`; once a hop drops it, no later hop gets it back;
     /// - a 303, or a redirect to another origin, drops it (the spec's diagram; presigned storage
     ///   rejects any Authorization header);
     /// - https → http is refused; at most [`MAX_REDIRECTS`] hops; the `Location` is used as sent
     ///   (relative ones resolved against the current URL).
+    ///
+    /// A GET is retried per the [`RetryPolicy`]; the last answer or error is returned.
     pub fn send(
+        &self,
+        method: Method<'_>,
+        url: &Url,
+        credentials: Credentials<'_>,
+        headers: &[(&str, &str)],
+        abort: &AbortToken,
+    ) -> Result<Answer> {
+        let mut attempt = 0;
+        loop {
+            let result = self.send_following(method, url, credentials, headers);
+            let wait = match (&result, method) {
+                (_, Method::PostJson(_)) => None,
+                (Ok(answer), Method::Get) => is_retryable_status(answer.response.status().as_u16())
+                    .then(|| retry_after(&answer.response)),
+                (Err(e), Method::Get) => (e.kind == ErrorKind::Network).then_some(None),
+            };
+            match wait {
+                Some(hint) if attempt < self.retry.max_retries => {
+                    if !abort.sleep(self.retry.delay(attempt, hint)) {
+                        return Err(aborted());
+                    }
+                    attempt += 1;
+                }
+                _ => return result,
+            }
+        }
+    }
+
+    fn send_following(
         &self,
         method: Method<'_>,
         url: &Url,
@@ -188,7 +274,13 @@ impl Transport {
         credentials: Credentials<'_>,
         what: &str,
     ) -> Result<Vec<u8>> {
-        let mut answer = self.send(method, url, credentials, &[("Accept", "application/json")])?;
+        let mut answer = self.send(
+            method,
+            url,
+            credentials,
+            &[("Accept", "application/json")],
+            &AbortToken::none(),
+        )?;
         ensure_success(&mut answer, what)?;
         answer
             .response
@@ -352,6 +444,23 @@ pub fn map_io_error(io: &std::io::Error, url: &Url) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_delays_back_off_and_respect_the_cap() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.delay(0, None), Duration::from_millis(250));
+        assert_eq!(p.delay(2, None), Duration::from_secs(1));
+        assert_eq!(p.delay(30, None), Duration::from_secs(10));
+        assert_eq!(
+            p.delay(0, Some(Duration::from_secs(2))),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            p.delay(0, Some(Duration::from_secs(3600))),
+            Duration::from_secs(10)
+        );
+        assert!(is_retryable_status(503) && !is_retryable_status(404) && !is_retryable_status(401));
+    }
 
     #[test]
     fn origins_include_the_port() {

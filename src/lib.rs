@@ -20,6 +20,7 @@
 //! # Ok::<(), opencde_documents::Error>(())
 //! ```
 
+pub mod abort;
 pub mod client;
 pub mod download;
 pub mod error;

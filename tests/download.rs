@@ -333,7 +333,7 @@ fn failing_download(fault: Fault, expected: i64, stall_ms: u32) -> (OcdeStatus, 
         documents: one_doc(Some(fault)),
         ..Default::default()
     });
-    let client = client.timeouts(0, stall_ms);
+    let client = client.timeouts(0, stall_ms).retries(0, 0);
     let dir = TempDir::new("fail");
     let dest = dir.path().join("d.ifc");
     std::fs::write(&dest, b"previous version").unwrap();

@@ -155,3 +155,48 @@ pub unsafe extern "C" fn ocde_client_set_log_callback(
         Ok(OcdeStatus::Ok)
     })
 }
+
+/// Sets how often an idempotent request (GET) is retried after a 429/500/502/503/504 answer or
+/// a failed connection, and how often a broken download is resumed (`Range`); 0 disables both.
+/// Waits back off exponentially from `base_delay_ms` (0: 250), or follow the server's
+/// `Retry-After`, never longer than 10 s. Default: 3 retries.
+///
+/// # Safety
+/// `client` is a live client.
+#[no_mangle]
+pub unsafe extern "C" fn ocde_client_set_retries(
+    client: *mut OcdeClient,
+    max_retries: u32,
+    base_delay_ms: u32,
+) -> OcdeStatus {
+    guard(|| {
+        let c = handle_arg(client, "client")?;
+        let defaults = crate::http::RetryPolicy::default();
+        let policy = crate::http::RetryPolicy {
+            max_retries,
+            base_delay: match base_delay_ms {
+                0 => defaults.base_delay,
+                ms => Duration::from_millis(ms.into()),
+            },
+            ..defaults
+        };
+        c.client.set_retry_policy(policy);
+        Ok(OcdeStatus::Ok)
+    })
+}
+
+/// Aborts every download running on this client, from any thread: each returns
+/// `OCDE_STATUS_ABORTED` (leaving no file) at its next received chunk or retry wait, and at the
+/// latest when the stall timeout fires. Downloads started after this call are not affected.
+/// NULL is a no-op. (To abort a selection's wait, use `ocde_selection_abort`.)
+///
+/// # Safety
+/// `client` is NULL or a live client that no thread is freeing.
+#[no_mangle]
+pub unsafe extern "C" fn ocde_client_abort_downloads(client: *mut OcdeClient) {
+    guard_value((), || {
+        if let Some(c) = (client as *const OcdeClient).as_ref() {
+            c.client.abort_downloads();
+        }
+    })
+}

@@ -59,6 +59,14 @@ impl CClient {
         self
     }
 
+    pub fn retries(self, max: u32, base_delay_ms: u32) -> CClient {
+        assert_eq!(
+            unsafe { ocde_client_set_retries(self.0, max, base_delay_ms) },
+            OcdeStatus::Ok
+        );
+        self
+    }
+
     /// `ocde_download_to_path` with a recording progress callback.
     pub fn download_to_path(
         &self,
