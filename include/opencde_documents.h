@@ -17,9 +17,10 @@
  *   they are all joined before ocde_selection_free (or the poll that returns a final status)
  *   returns: no library thread outlives its selection, so a host may unload the library after
  *   freeing everything. A client may be used from several threads at once (then its log callback
- *   may be called on each of them); a selection from one thread at a time, except
- *   ocde_selection_abort. Do not call the library re-entrantly with the same selection from
- *   inside a callback. No function is async-signal-safe: from a signal handler, set a flag and
+ *   may be called on each of them); ocde_selection_start/_poll/_free from one thread at a time,
+ *   ocde_selection_abort from any thread, and the functions taking a `const OcdeSelection *`
+ *   (count, get, url, server_context, ocde_download_document) from several threads at once.
+ *   Do not call the library re-entrantly with the same selection from inside a callback. No function is async-signal-safe: from a signal handler, set a flag and
  *   call ocde_selection_abort from a normal thread.
  * - Errors: after any status-returning call, ocde_last_error() describes this thread's failure
  *   (never containing the token); it is "" after OCDE_STATUS_OK and OCDE_STATUS_PENDING.

@@ -120,6 +120,55 @@ mod tests {
         assert!(s.len() <= MAX_NAME_BYTES && s.ends_with(".ifc"));
     }
 
+    /// What Windows, macOS and Linux all accept as one file name in a folder.
+    fn valid_everywhere(name: &str) -> bool {
+        let stem = name
+            .split('.')
+            .next()
+            .unwrap_or("")
+            .trim_end()
+            .to_uppercase();
+        !name.is_empty()
+            && name.len() <= 255
+            && name != "."
+            && name != ".."
+            && !name
+                .chars()
+                .any(|c| "<>:\"/\\|?*".contains(c) || c.is_control())
+            && !name.ends_with(['.', ' '])
+            && !WINDOWS_RESERVED.contains(&stem.as_str())
+    }
+
+    #[test]
+    fn the_hostile_name_list_becomes_valid_everywhere() {
+        let long = "n".repeat(300) + ".ifc";
+        let cases: &[(&str, Option<&str>)] = &[
+            ("A:B.ifc", Some("A_B.ifc")),
+            ("CON.ifc", Some("_CON.ifc")),
+            ("nul.tar.gz", Some("_nul.tar.gz")),
+            ("model .ifc.", Some("model .ifc")),
+            ("..\\..\\evil.dll", Some("_.._evil.dll")),
+            ("/etc/passwd", Some("_etc_passwd")),
+            ("", Some(FALLBACK_NAME)),
+            ("....", Some(FALLBACK_NAME)),
+            ("lpt9", Some("_lpt9")),
+            ("a\tb.ifc", Some("a_b.ifc")),
+            (&long, None),
+        ];
+        for (input, expected) in cases {
+            let safe = safe_file_name(input);
+            assert!(valid_everywhere(&safe), "{input:?} -> {safe:?}");
+            if let Some(e) = expected {
+                assert_eq!(&safe, e, "{input:?}");
+            }
+        }
+        let capped = safe_file_name(&long);
+        assert!(
+            capped.len() <= MAX_NAME_BYTES && capped.ends_with(".ifc"),
+            "{capped}"
+        );
+    }
+
     #[test]
     fn duplicates_get_numbered_case_insensitively() {
         let names = vec![

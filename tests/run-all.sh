@@ -12,6 +12,7 @@ cd "$root"
 
 passed=0
 failed=0
+skipped=0
 failures=()
 suite() { # suite NAME COMMAND...
     local name="$1"; shift
@@ -39,6 +40,14 @@ header_drift() {
     fi
 }
 
+root_only_tests() {
+    cargo test --test filesystem -- --ignored
+}
+
+browser_tests() {
+    cargo test --test browser -- --ignored --test-threads=1
+}
+
 lint() {
     cargo fmt --all -- --check && cargo clippy --workspace --all-targets --quiet -- -D warnings
 }
@@ -46,6 +55,14 @@ lint() {
 suite "header drift check" header_drift
 suite "rustfmt and clippy" lint
 suite "Rust tests (workspace)" cargo test --workspace
+if [ "$(id -u)" = 0 ]; then
+    suite "file-system faults on a mounted tmpfs (root)" root_only_tests
+else
+    skipped=$((skipped + 1))
+    echo
+    echo "=== SKIPPED: file-system fault tests (disk full, read-only folder) need root to mount a tmpfs ==="
+fi
+suite "real browser: headless Chromium through chromedriver" browser_tests
 suite "C example end to end, header as C99/C++, valgrind" bash examples/c/e2e.sh
 suite "C# wrapper under Mono" bash bindings/csharp/run-tests.sh
 
@@ -53,5 +70,5 @@ echo
 if [ "$failed" -gt 0 ]; then
     echo "failed suites: ${failures[*]}"
 fi
-echo "suites: $passed passed, $failed failed"
+echo "suites: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

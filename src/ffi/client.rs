@@ -42,12 +42,19 @@ pub struct OcdeClient {
 impl OcdeClient {
     /// Sends `messages` to the host's log callback, if one is set (on the calling thread).
     pub(crate) fn log(&self, level: OcdeLogLevel, messages: &[String]) {
-        let sink = self.log.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(sink) = sink.as_ref() {
+        // Copy the sink out: the host's function runs without our lock held, so it may call
+        // ocde_client_set_log_callback (or anything else) without deadlocking.
+        let sink = self
+            .log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|s| (s.f, s.user_data));
+        if let Some((f, user_data)) = sink {
             for m in messages {
                 let text = c_string(m);
                 // SAFETY: a host-provided function pointer, called as documented.
-                unsafe { (sink.f)(sink.user_data, level, text.as_ptr()) };
+                unsafe { f(user_data, level, text.as_ptr()) };
             }
         }
     }

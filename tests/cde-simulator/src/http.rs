@@ -3,6 +3,7 @@
 //!
 //! Everything here works on bytes a client controls, so nothing in it may panic.
 
+use std::borrow::Cow;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +19,8 @@ const MAX_BODY: usize = 1024 * 1024;
 const WRITE_SLICE: usize = 64 * 1024;
 /// Data size of each chunk in a chunked body.
 const CHUNK_SIZE: usize = 16 * 1024;
+/// The buffer [`Source::Zeros`] is written from (never a whole virtual document).
+static ZEROS: [u8; WRITE_SLICE] = [0; WRITE_SLICE];
 
 /// A parsed request.
 #[derive(Debug, Clone)]
@@ -292,12 +295,82 @@ fn read_chunked_body(stream: &mut TcpStream, mut buf: Vec<u8>) -> Result<Vec<u8>
     }
 }
 
+/// Where a document's bytes come from.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Source<'a> {
+    /// These bytes.
+    Slice(&'a [u8]),
+    /// This many zero bytes, written from [`ZEROS`].
+    Zeros(u64),
+}
+
+impl Source<'_> {
+    pub fn len(&self) -> u64 {
+        match self {
+            Source::Slice(b) => b.len() as u64,
+            Source::Zeros(n) => *n,
+        }
+    }
+
+    /// Calls `each` with the bytes `[from, to)` (clamped to the length) in pieces of at most
+    /// `piece` bytes, in order, until it returns `Ok(false)` or an error.
+    fn for_each_piece(
+        &self,
+        from: u64,
+        to: u64,
+        piece: usize,
+        mut each: impl FnMut(&[u8]) -> io::Result<bool>,
+    ) -> io::Result<()> {
+        let to = to.min(self.len());
+        let from = from.min(to);
+        match self {
+            Source::Slice(b) => {
+                // from <= to <= b.len(), so both fit in usize.
+                let part = b.get(from as usize..to as usize).unwrap_or(&[]);
+                for p in part.chunks(piece.max(1)) {
+                    if !each(p)? {
+                        break;
+                    }
+                }
+            }
+            Source::Zeros(_) => {
+                let piece = piece.clamp(1, ZEROS.len()) as u64;
+                let mut at = from;
+                while at < to {
+                    let n = (to - at).min(piece);
+                    // n <= ZEROS.len().
+                    if !each(&ZEROS[..n as usize])? {
+                        break;
+                    }
+                    at += n;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the bytes `[from, to)` in [`WRITE_SLICE`] pieces, then flushes.
+    fn write_range(&self, out: &mut impl Write, from: u64, to: u64) -> io::Result<()> {
+        self.for_each_piece(from, to, WRITE_SLICE, |p| out.write_all(p).map(|_| true))?;
+        out.flush()
+    }
+}
+
 /// What a response body is.
 pub(crate) enum Body<'a> {
     /// A complete, Content-Length-framed body.
     Bytes(Vec<u8>),
-    /// A document's bytes, served as `application/octet-stream` with the fault applied.
-    Document(&'a [u8], Option<&'a Fault>),
+    /// `Content-Length: bytes.len()`, but only the first `send` bytes are sent (all of them when
+    /// `send >= bytes.len()`); the caller then closes.
+    Framed { bytes: Cow<'a, [u8]>, send: usize },
+    /// A document's bytes, served as `application/octet-stream` (plus the response's headers)
+    /// with the fault applied. Without a fault the bytes from `start` are sent with the response's
+    /// status (200, or 206 with a `Content-Range` header); with one, `start` is ignored.
+    Document {
+        source: Source<'a>,
+        start: u64,
+        fault: Option<Fault>,
+    },
 }
 
 /// A response to write.
@@ -337,6 +410,16 @@ impl<'a> Response<'a> {
         self.headers.push((name.into(), value.into()));
         self
     }
+    /// True when the connection must end with a TCP reset ([`Fault::ResetAfter`]).
+    pub fn resets(&self) -> bool {
+        matches!(
+            self.body,
+            Body::Document {
+                fault: Some(Fault::ResetAfter(_)),
+                ..
+            }
+        )
+    }
 }
 
 /// Reason phrase for a status code.
@@ -346,6 +429,7 @@ pub(crate) fn reason(status: u16) -> &'static str {
         200 => "OK",
         201 => "Created",
         204 => "No Content",
+        206 => "Partial Content",
         302 => "Found",
         303 => "See Other",
         304 => "Not Modified",
@@ -359,6 +443,7 @@ pub(crate) fn reason(status: u16) -> &'static str {
         410 => "Gone",
         411 => "Length Required",
         413 => "Content Too Large",
+        416 => "Range Not Satisfiable",
         429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
@@ -434,33 +519,67 @@ pub(crate) fn write_response(
             out.flush()?;
             Ok(resp.status)
         }
-        Body::Document(content, fault) => {
-            let octet = vec![(
+        Body::Framed { bytes, send } => {
+            write_head(
+                out,
+                resp.status,
+                &resp.headers,
+                &[("Content-Length", bytes.len().to_string())],
+            )?;
+            if !head_only {
+                write_slices(out, bytes.get(..*send).unwrap_or(bytes))?;
+            }
+            out.flush()?;
+            Ok(resp.status)
+        }
+        Body::Document {
+            source,
+            start,
+            fault,
+        } => {
+            let mut headers = vec![(
                 "Content-Type".to_string(),
                 "application/octet-stream".to_string(),
             )];
-            let len = content.len();
+            headers.extend(resp.headers.iter().cloned());
+            if matches!(fault, Some(Fault::Gzip)) {
+                headers.push(("Content-Encoding".to_string(), "gzip".to_string()));
+            }
+            let len = source.len();
             let full_length = [("Content-Length", len.to_string())];
             match fault {
-                None => {
-                    write_head(out, 200, &octet, &full_length)?;
+                // FailFirst/TruncateFirst are resolved by the router (they reach here only once
+                // their budget is used up); VirtualZeros is the source itself.
+                None
+                | Some(
+                    Fault::FailFirst { .. } | Fault::TruncateFirst(_) | Fault::VirtualZeros(_),
+                ) => {
+                    let start = (*start).min(len);
+                    write_head(
+                        out,
+                        resp.status,
+                        &headers,
+                        &[("Content-Length", (len - start).to_string())],
+                    )?;
                     if !head_only {
-                        write_slices(out, content)?;
+                        source.write_range(out, start, len)?;
                     }
-                    Ok(200)
+                    out.flush()?;
+                    Ok(resp.status)
                 }
                 Some(fault) if head_only && !matches!(fault, Fault::Status(..)) => {
-                    write_head(out, 200, &octet, &full_length)?;
+                    write_head(out, 200, &headers, &full_length)?;
+                    out.flush()?;
                     Ok(200)
                 }
-                Some(Fault::TruncateAfter(n)) => {
-                    write_head(out, 200, &octet, &full_length)?;
-                    write_slices(out, &content[..(*n).min(len)])?;
+                Some(Fault::TruncateAfter(n) | Fault::ResetAfter(n)) => {
+                    write_head(out, 200, &headers, &full_length)?;
+                    source.write_range(out, 0, *n as u64)?;
                     Ok(200)
                 }
                 Some(Fault::StallAfter(n, d)) => {
-                    write_head(out, 200, &octet, &full_length)?;
-                    write_slices(out, &content[..(*n).min(len)])?;
+                    write_head(out, 200, &headers, &full_length)?;
+                    source.write_range(out, 0, *n as u64)?;
                     interruptible_sleep(*d, stop);
                     Ok(200)
                 }
@@ -468,14 +587,10 @@ pub(crate) fn write_response(
                     write_head(
                         out,
                         200,
-                        &octet,
+                        &headers,
                         &[("Transfer-Encoding", "chunked".to_string())],
                     )?;
-                    for chunk in content[..(*n).min(len)].chunks(CHUNK_SIZE) {
-                        out.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())?;
-                        out.write_all(chunk)?;
-                        out.write_all(b"\r\n")?;
-                    }
+                    write_chunks(out, source, *n as u64)?;
                     out.flush()?;
                     Ok(200)
                 }
@@ -483,40 +598,42 @@ pub(crate) fn write_response(
                     write_head(
                         out,
                         200,
-                        &octet,
+                        &headers,
                         &[("Transfer-Encoding", "chunked".to_string())],
                     )?;
-                    for chunk in content.chunks(CHUNK_SIZE) {
-                        out.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())?;
-                        out.write_all(chunk)?;
-                        out.write_all(b"\r\n")?;
-                    }
+                    write_chunks(out, source, len)?;
                     out.write_all(b"0\r\n\r\n")?;
                     out.flush()?;
                     Ok(200)
                 }
                 Some(Fault::Throttle(rate)) => {
-                    write_head(out, 200, &octet, &full_length)?;
-                    let start = Instant::now();
+                    write_head(out, 200, &headers, &full_length)?;
+                    let started = Instant::now();
                     let mut sent = 0u64;
-                    for piece in content.chunks(1024) {
+                    source.for_each_piece(0, len, 1024, |piece| {
                         if stop.load(Ordering::SeqCst) {
-                            break;
+                            return Ok(false);
                         }
                         out.write_all(piece)?;
                         out.flush()?;
                         sent += piece.len() as u64;
                         let due = Duration::from_secs_f64(sent as f64 / (*rate).max(1) as f64);
-                        let elapsed = start.elapsed();
+                        let elapsed = started.elapsed();
                         if due > elapsed {
                             std::thread::sleep(due - elapsed);
                         }
-                    }
+                        Ok(true)
+                    })?;
                     Ok(200)
                 }
                 Some(Fault::CloseDelimited) => {
-                    write_head(out, 200, &octet, &[])?;
-                    write_slices(out, content)?;
+                    write_head(out, 200, &headers, &[])?;
+                    source.write_range(out, 0, len)?;
+                    Ok(200)
+                }
+                Some(Fault::Gzip) => {
+                    write_head(out, 200, &headers, &full_length)?;
+                    source.write_range(out, 0, len)?;
                     Ok(200)
                 }
                 Some(Fault::Status(code, body)) => {
@@ -538,6 +655,61 @@ pub(crate) fn write_response(
             }
         }
     }
+}
+
+/// Writes the bytes `[0, end)` as complete chunks of [`CHUNK_SIZE`] (no terminating chunk).
+fn write_chunks(out: &mut impl Write, source: &Source<'_>, end: u64) -> io::Result<()> {
+    source.for_each_piece(0, end, CHUNK_SIZE, |chunk| {
+        out.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())?;
+        out.write_all(chunk)?;
+        out.write_all(b"\r\n")?;
+        Ok(true)
+    })
+}
+
+/// Ends a connection with a TCP reset: `SO_LINGER {on, 0}`, then close (no FIN, no draining).
+/// Unsent data is discarded by the kernel; the peer's next read fails with `ECONNRESET`.
+pub(crate) fn close_abortively(stream: TcpStream) {
+    let mut stream = stream;
+    let _ = stream.flush();
+    if set_linger_zero(&stream).is_err() {
+        // Without the option, a plain close is the best that can be done.
+        let _ = stream.shutdown(Shutdown::Both);
+    }
+    drop(stream);
+}
+
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn set_linger_zero(stream: &TcpStream) -> io::Result<()> {
+    use std::os::unix::io::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: the descriptor is an open socket owned by `stream`, which outlives the call, and
+    // the option value points to an initialised `linger` whose exact size is passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast::<libc::c_void>(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(unix))]
+fn set_linger_zero(_stream: &TcpStream) -> io::Result<()> {
+    // Closing a socket without draining its unread input also resets on Windows; nothing more
+    // portable is available without `unsafe` platform calls.
+    Ok(())
 }
 
 /// Closes a connection gracefully: FIN (not RST), after draining what the peer still sends for a
@@ -861,6 +1033,40 @@ mod tests {
                 (String::new(), String::new()),
             ]
         );
+    }
+
+    #[test]
+    fn zeros_are_streamed_in_bounded_pieces() {
+        // 5 GB of virtual zeros: only the last 100 000 bytes are visited, from the fixed buffer.
+        let source = Source::Zeros(5_000_000_000);
+        assert_eq!(source.len(), 5_000_000_000);
+        let (mut total, mut pieces) = (0u64, 0u32);
+        source
+            .for_each_piece(4_999_900_000, u64::MAX, WRITE_SLICE, |p| {
+                assert!(p.len() <= WRITE_SLICE && p.iter().all(|&b| b == 0));
+                total += p.len() as u64;
+                pieces += 1;
+                Ok(true)
+            })
+            .unwrap();
+        assert_eq!((total, pieces), (100_000, 2));
+        // Stopping early, and ranges past the end.
+        let mut seen = 0;
+        source
+            .for_each_piece(0, 10_000_000, 1024, |_| {
+                seen += 1;
+                Ok(seen < 3)
+            })
+            .unwrap();
+        assert_eq!(seen, 3);
+        Source::Slice(b"abc")
+            .for_each_piece(5, 2, 1, |_| panic!("nothing to visit"))
+            .unwrap();
+        let mut out = Vec::new();
+        Source::Slice(b"abcdef")
+            .write_range(&mut out, 2, 99)
+            .unwrap();
+        assert_eq!(out, b"cdef");
     }
 
     #[test]

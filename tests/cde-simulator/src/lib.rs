@@ -27,11 +27,17 @@
 //! | `GET /documents/1.0/documents/<id>/versions/1/metadata` | `{metadata:[…]}` (auth) |
 //! | `GET /documents/1.0/documents/<id>/versions/1/download` | redirect to storage, or bytes (auth) |
 //! | `GET /ui/documents/<id>` | an HTML details page |
+//! | `GET /files/<id>` | the document's bytes, no token (target of the `SameOrigin*` download modes) |
 //!
 //! Paths on the storage origin: `GET /blob/<id>?sv=2024-01-01&sig=ab%2Fcd%2Bef%3D` and, when
 //! [`SimConfig::selected_documents_on_storage`] is set, `GET /selections/<selection>?sv=…&sig=…`.
+//!
+//! A document's bytes (storage `/blob/<id>`, CDE `/files/<id>`, [`DownloadMode::Direct200`])
+//! honour `Range: bytes=N-` (see [`RangeMode`]), apply the document's [`Fault`], and are counted
+//! per document ([`Simulator::byte_requests`]).
 
-#![forbid(unsafe_code)]
+// The only `unsafe` is the `setsockopt(SO_LINGER)` call of `Fault::ResetAfter` (in `http`).
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 mod http;
@@ -97,6 +103,20 @@ impl SimDocument {
         self
     }
 
+    /// A document of `len` zero bytes that are never held in memory: empty `content` and
+    /// [`Fault::VirtualZeros`]`(len)`. The title is the file name.
+    pub fn zeros(id: &str, file_name: &str, len: u64) -> Self {
+        SimDocument::new(id, file_name, file_name, Vec::new()).with_fault(Fault::VirtualZeros(len))
+    }
+
+    /// The size of the bytes served: the [`Fault::VirtualZeros`] length, else `content.len()`.
+    pub(crate) fn served_len(&self) -> u64 {
+        match self.fault {
+            Some(Fault::VirtualZeros(n)) => n,
+            _ => self.content.len() as u64,
+        }
+    }
+
     /// Sets [`SimDocument::declared_size`] (builder style).
     pub fn with_declared_size(mut self, size: i64) -> Self {
         self.declared_size = Some(size);
@@ -121,6 +141,29 @@ pub enum DownloadMode {
     SameOrigin303,
     /// 307 to `/files/<id>` on the CDE origin itself (same origin, not a 303: the token may stay).
     SameOrigin307,
+    /// 307 with a relative `Location: /files/<id>` (same origin, to be resolved against the
+    /// download URL; `/files/<id>` needs no token).
+    RelativeSameOrigin307,
+}
+
+/// How a document's bytes answer `Range: bytes=N-` (the only form understood; N below the size).
+///
+/// Ranges are considered when the document has no fault, when its [`Fault::FailFirst`] /
+/// [`Fault::TruncateFirst`] budget is used up, or with [`Fault::VirtualZeros`]; other faults
+/// ignore `Range`. Other `Range` forms (`bytes=0-99`, suffixes, several ranges, other units,
+/// garbage) are ignored (200, full body). `bytes=N-` with N at or beyond the size answers
+/// `416` with `Content-Range: bytes */<size>` in the Honour and WrongStart modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum RangeMode {
+    /// `206 Partial Content`, `Content-Range: bytes N-{len-1}/{len}`, `Content-Length: len-N`,
+    /// the bytes from N.
+    #[default]
+    Honour,
+    /// `Range` is ignored: 200 with the full body.
+    Ignore,
+    /// A broken server: 206 with `Content-Range: bytes {N+1}-{len-1}/{len}` and the bytes from
+    /// N+1 (`Content-Length: len-N-1`).
+    WrongStart,
 }
 
 /// A transfer fault applied when a document's bytes are served.
@@ -146,6 +189,34 @@ pub enum Fault {
     /// The complete body with `Content-Length`, sent in 1 KiB writes at about this many bytes
     /// per second (a slow but never stalling server; progress is reported thousands of times).
     Throttle(u64),
+    /// The first `times` requests for the document's bytes answer `status` with the body
+    /// `temporarily unavailable` (`text/plain`, correctly framed) and, when `retry_after` is
+    /// `Some(n)`, `Retry-After: n`. Later requests serve the document normally (honouring
+    /// `Range`). Requests are counted per document: [`Simulator::byte_requests`].
+    FailFirst {
+        /// How many requests fail.
+        times: u32,
+        /// The status they answer (e.g. 503, 429, 500).
+        status: u16,
+        /// `Retry-After` seconds, if any.
+        retry_after: Option<u64>,
+    },
+    /// The first request for the bytes behaves like [`Fault::TruncateAfter`]`(N)` (full
+    /// `Content-Length`, N bytes, then a clean close); later requests serve the document normally
+    /// (honouring `Range`, so a client can resume).
+    TruncateFirst(usize),
+    /// Full `Content-Length`, the first N bytes, then an abortive close: `SO_LINGER {on, 0}` and
+    /// close, so the peer sees a TCP reset (`ECONNRESET`) instead of a clean end of stream. (N at
+    /// or beyond the size sends the whole body, then resets all the same.)
+    ResetAfter(usize),
+    /// 200 with `Content-Encoding: gzip` and the raw (not compressed) bytes, framed with
+    /// `Content-Length`: a client that decodes gzip fails or alters the bytes.
+    Gzip,
+    /// Ignores `content` and serves this many zero bytes with `Content-Length`, written from a
+    /// fixed zero buffer (never allocated whole, so 5 000 000 000 works). `size_in_bytes` in the
+    /// JSON is this number unless [`SimDocument::declared_size`] is set. Honours `Range`.
+    /// See [`SimDocument::zeros`].
+    VirtualZeros(u64),
 }
 
 /// How the simulator behaves.
@@ -174,6 +245,15 @@ pub struct SimConfig {
     pub select_documents_expires_in: u64,
     /// Print one line per request to stderr (never an `Authorization` value). Default false.
     pub log_to_stderr: bool,
+    /// How document bytes answer `Range: bytes=N-`. Default [`RangeMode::Honour`].
+    pub range_mode: RangeMode,
+    /// `Some(bytes)`: `GET …/selections/<id>` (on either origin, any id; auth and signature are
+    /// still checked) answers 200 `application/json` with exactly these bytes (malformed, huge,
+    /// wrong types: whatever the test wants), streamed from here. Default `None`.
+    pub selection_body: Option<Vec<u8>>,
+    /// The selections answer (generated or [`SimConfig::selection_body`]) announces its full
+    /// `Content-Length` but sends only the first half (rounded down), then closes. Default false.
+    pub truncate_selection_body: bool,
 }
 
 impl Default for SimConfig {
@@ -189,6 +269,9 @@ impl Default for SimConfig {
             selected_documents_on_storage: false,
             select_documents_expires_in: 60,
             log_to_stderr: false,
+            range_mode: RangeMode::Honour,
+            selection_body: None,
+            truncate_selection_body: false,
         }
     }
 }
@@ -323,6 +406,8 @@ pub(crate) struct State {
     pub selects: Vec<serde_json::Value>,
     pub sessions: HashMap<String, Session>,
     pub selections: HashMap<String, Selection>,
+    /// Requests for each document's bytes (by id) that reached the serving code.
+    pub byte_requests: HashMap<String, u32>,
 }
 
 pub(crate) struct Shared {
@@ -348,6 +433,14 @@ impl Shared {
 
     pub fn document(&self, id: &str) -> Option<&SimDocument> {
         self.config.documents.iter().find(|d| d.id == id)
+    }
+
+    /// Counts one more request for this document's bytes; returns the new count (1 for the first).
+    pub fn count_byte_request(&self, id: &str) -> u32 {
+        let mut st = self.state();
+        let n = st.byte_requests.entry(id.to_string()).or_insert(0);
+        *n = n.saturating_add(1);
+        *n
     }
 }
 
@@ -465,6 +558,19 @@ impl Simulator {
     /// Every request either origin received (with a parsable head), in arrival order.
     pub fn requests(&self) -> Vec<LoggedRequest> {
         self.shared.state().log.clone()
+    }
+
+    /// How many requests for this document's bytes (GET or HEAD) have reached the storage
+    /// (`/blob/<id>` with a valid signature and no `Authorization`), `/files/<id>` or the
+    /// [`DownloadMode::Direct200`] download so far; 0 for an unknown id. This is the count that
+    /// [`Fault::FailFirst`] and [`Fault::TruncateFirst`] use.
+    pub fn byte_requests(&self, id: &str) -> u32 {
+        self.shared
+            .state()
+            .byte_requests
+            .get(id)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// The JSON bodies POSTed to `select-documents` (every body that parsed as JSON), in order.
@@ -744,7 +850,11 @@ fn serve_connection(mut stream: TcpStream, origin: Origin, shared: &Shared) {
     };
     let head_only = req.method == "HEAD";
     let result = http::write_response(&mut stream, &resp, head_only, &shared.stop);
-    http::close_gracefully(&mut stream);
+    if resp.resets() && !head_only {
+        http::close_abortively(stream);
+    } else {
+        http::close_gracefully(&mut stream);
+    }
     if shared.config.log_to_stderr {
         let origin_name = match origin {
             Origin::Cde => "cde",
@@ -754,10 +864,14 @@ fn serve_connection(mut stream: TcpStream, origin: Origin, shared: &Shared) {
             Ok(s) => s.to_string(),
             Err(e) => format!("{} (write failed: {e})", resp.status),
         };
+        let range = req
+            .header("Range")
+            .map(|r| format!(" range={}", r.escape_debug()))
+            .unwrap_or_default();
         // A closed stderr must not panic this thread: ignore write errors.
         let _ = writeln!(
             io::stderr(),
-            "[cde-simulator] {origin_name} {} {} auth={} -> {} ({} ms)",
+            "[cde-simulator] {origin_name} {} {} auth={}{range} -> {} ({} ms)",
             req.method,
             redact_query(&req.target),
             if authorization.is_some() {

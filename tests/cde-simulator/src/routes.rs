@@ -1,11 +1,13 @@
 //! Request routing for the CDE origin and the storage origin.
 
+use std::borrow::Cow;
+
 use serde_json::{json, Value};
 
-use crate::http::{html_escape, percent_encode, Body, Request, Response};
+use crate::http::{html_escape, percent_encode, Body, Request, Response, Source};
 use crate::{
-    random_id, DownloadMode, Selection, Session, Shared, SimConfig, SimDocument, CREATION_DATE,
-    STORAGE_AUTH_ERROR, STORAGE_QUERY, STORAGE_SIG,
+    random_id, DownloadMode, Fault, RangeMode, Selection, Session, Shared, SimConfig, SimDocument,
+    CREATION_DATE, STORAGE_AUTH_ERROR, STORAGE_QUERY, STORAGE_SIG,
 };
 
 /// The name of the callback parameter that carries the selected-documents URL.
@@ -122,7 +124,10 @@ fn document_version(sh: &Shared, doc: &SimDocument, with_id: bool) -> Value {
         sh.cde_origin,
         percent_encode(&doc.id)
     );
-    let size = doc.declared_size.unwrap_or(doc.content.len() as i64);
+    let size = match doc.declared_size {
+        Some(s) => Value::from(s),
+        None => Value::from(doc.served_len()),
+    };
     let mut v = json!({
         "links": {
             "document_version": { "url": format!("{base}/versions/1") },
@@ -159,7 +164,25 @@ fn known_ids(sh: &Shared, wanted: &[String]) -> Vec<String> {
     ids
 }
 
-fn selection_json(sh: &Shared, selection: &str) -> Response<'static> {
+/// The 200 answer of `…/selections/<id>`: these JSON bytes, cut in half when
+/// [`SimConfig::truncate_selection_body`] is set.
+fn selection_answer<'a>(sh: &Shared, bytes: Cow<'a, [u8]>) -> Response<'a> {
+    let send = if sh.config.truncate_selection_body {
+        bytes.len() / 2
+    } else {
+        bytes.len()
+    };
+    Response {
+        status: 200,
+        headers: vec![("Content-Type".into(), "application/json".into())],
+        body: Body::Framed { bytes, send },
+    }
+}
+
+fn selection_json<'a>(sh: &'a Shared, selection: &str) -> Response<'a> {
+    if let Some(body) = &sh.config.selection_body {
+        return selection_answer(sh, Cow::Borrowed(body.as_slice()));
+    }
     let (sel, session) = {
         let st = sh.state();
         let Some(sel) = st.selections.get(selection).cloned() else {
@@ -180,7 +203,91 @@ fn selection_json(sh: &Shared, selection: &str) -> Response<'static> {
         out.insert("server_context".into(), Value::String(ctx));
     }
     out.insert("documents".into(), Value::Array(docs));
-    Response::json(200, &Value::Object(out))
+    let bytes = Value::Object(out).to_string().into_bytes();
+    selection_answer(sh, Cow::Owned(bytes))
+}
+
+/// The start N of a `Range: bytes=N-` value; `None` for any other form.
+pub(crate) fn open_range_start(value: &str) -> Option<u64> {
+    let (unit, spec) = value.trim().split_once('=')?;
+    if !unit.trim().eq_ignore_ascii_case("bytes") {
+        return None;
+    }
+    let start = spec.trim().strip_suffix('-')?.trim_end();
+    if start.is_empty() || !start.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    start.parse().ok()
+}
+
+/// A document's bytes (storage `/blob/<id>`, `/files/<id>`, `Direct200`): counts the request,
+/// resolves `FailFirst`/`TruncateFirst` against the count, and honours `Range: bytes=N-` as
+/// [`SimConfig::range_mode`] says when no fault is active.
+fn document_bytes<'a>(sh: &'a Shared, req: &Request, doc: &'a SimDocument) -> Response<'a> {
+    let count = sh.count_byte_request(&doc.id);
+    let source = match doc.fault {
+        Some(Fault::VirtualZeros(n)) => Source::Zeros(n),
+        _ => Source::Slice(&doc.content),
+    };
+    let fault = match &doc.fault {
+        None | Some(Fault::VirtualZeros(_)) => None,
+        Some(Fault::FailFirst {
+            times,
+            status,
+            retry_after,
+        }) => {
+            if count <= *times {
+                let mut r = Response::new(
+                    *status,
+                    "text/plain; charset=utf-8",
+                    "temporarily unavailable",
+                );
+                if let Some(secs) = retry_after {
+                    r = r.with_header("Retry-After", &secs.to_string());
+                }
+                return r;
+            }
+            None
+        }
+        Some(Fault::TruncateFirst(n)) => (count <= 1).then_some(Fault::TruncateAfter(*n)),
+        Some(other) => Some(other.clone()),
+    };
+    let whole = |fault: Option<Fault>| Response {
+        status: 200,
+        headers: Vec::new(),
+        body: Body::Document {
+            source,
+            start: 0,
+            fault,
+        },
+    };
+    if fault.is_some() || sh.config.range_mode == RangeMode::Ignore {
+        return whole(fault);
+    }
+    let Some(start) = req.header("Range").and_then(open_range_start) else {
+        return whole(None);
+    };
+    let len = source.len();
+    if start >= len {
+        return Response::new(416, "text/plain; charset=utf-8", "range not satisfiable")
+            .with_header("Content-Range", &format!("bytes */{len}"));
+    }
+    let sent_from = match sh.config.range_mode {
+        RangeMode::WrongStart => start + 1,
+        _ => start,
+    };
+    Response {
+        status: 206,
+        headers: vec![(
+            "Content-Range".into(),
+            format!("bytes {sent_from}-{}/{len}", len - 1),
+        )],
+        body: Body::Document {
+            source,
+            start: sent_from,
+            fault: None,
+        },
+    }
 }
 
 fn select_documents(sh: &Shared, req: &Request) -> Response<'static> {
@@ -454,7 +561,7 @@ fn details_page(sh: &Shared, req: &Request, id: &str) -> Response<'static> {
             html_escape(&d.title),
             html_escape(&d.id),
             html_escape(&d.file_name),
-            d.content.len()
+            d.served_len()
         ),
     )
 }
@@ -499,16 +606,15 @@ fn api<'a>(sh: &'a Shared, req: &Request, rest: &[&str]) -> Response<'a> {
                     ] }),
                 ),
                 ["1", "download"] => match sh.config.download_mode {
-                    DownloadMode::Direct200 => Response {
-                        status: 200,
-                        headers: Vec::new(),
-                        body: Body::Document(&doc.content, doc.fault.as_ref()),
-                    },
+                    DownloadMode::Direct200 => document_bytes(sh, req, doc),
                     DownloadMode::See303 => Response::redirect(303, &blob_url(sh, doc)),
                     DownloadMode::Found302 => Response::redirect(302, &blob_url(sh, doc)),
                     DownloadMode::Temporary307 => Response::redirect(307, &blob_url(sh, doc)),
                     DownloadMode::SameOrigin303 => Response::redirect(303, &file_url(sh, doc)),
                     DownloadMode::SameOrigin307 => Response::redirect(307, &file_url(sh, doc)),
+                    DownloadMode::RelativeSameOrigin307 => {
+                        Response::redirect(307, &format!("/files/{}", percent_encode(&doc.id)))
+                    }
                 },
                 _ => not_found_json(),
             }
@@ -530,11 +636,7 @@ pub(crate) fn cde<'a>(sh: &'a Shared, req: &Request) -> Response<'a> {
         ["ui", "documents", id] => details_page(sh, req, id),
         // Same-origin file endpoint (no token needed), target of the SameOrigin* download modes.
         ["files", id] if is_get(req) => match sh.document(id) {
-            Some(doc) => Response {
-                status: 200,
-                headers: Vec::new(),
-                body: Body::Document(&doc.content, doc.fault.as_ref()),
-            },
+            Some(doc) => document_bytes(sh, req, doc),
             None => Response::message(404, "file not found"),
         },
         _ => not_found_json(),
@@ -592,11 +694,7 @@ pub(crate) fn storage<'a>(sh: &'a Shared, req: &Request) -> Response<'a> {
     }
     match s.as_slice() {
         ["blob", id] => match sh.document(id) {
-            Some(doc) => Response {
-                status: 200,
-                headers: Vec::new(),
-                body: Body::Document(&doc.content, doc.fault.as_ref()),
-            },
+            Some(doc) => document_bytes(sh, req, doc),
             None => storage_error(404, "BlobNotFound", "The specified blob does not exist."),
         },
         ["selections", sel] => selection_json(sh, sel),
@@ -624,6 +722,25 @@ mod tests {
         );
         assert_eq!(append_param("http://h/cb?", "a", "b"), "http://h/cb?a=b");
         assert_eq!(append_param("http://h/cb#f", "a", "b"), "http://h/cb?a=b#f");
+    }
+
+    #[test]
+    fn only_open_ended_byte_ranges() {
+        assert_eq!(open_range_start("bytes=0-"), Some(0));
+        assert_eq!(open_range_start(" Bytes = 1234- "), Some(1234));
+        for other in [
+            "bytes=0-99",
+            "bytes=-500",
+            "bytes=1-,5-",
+            "bytes=-",
+            "bytes=+1-",
+            "items=1-",
+            "bytes=99999999999999999999999-",
+            "",
+            "bytes",
+        ] {
+            assert_eq!(open_range_start(other), None, "{other:?}");
+        }
     }
 
     #[test]

@@ -1,0 +1,86 @@
+using System;
+using System.Runtime.InteropServices;
+using System.Threading;
+
+namespace OpenCde.Documents
+{
+    /// <summary>Owns an <c>OcdeClient*</c>; releasing it calls <c>ocde_client_free</c>.</summary>
+    internal sealed class ClientHandle : SafeHandle
+    {
+        // GCHandle (as IntPtr) of the client's LogRelay, if a log handler was ever set. Freed only
+        // after ocde_client_free: until then native code may hold it as user_data.
+        private IntPtr _logState;
+
+        // Used by the P/Invoke marshaller for `out ClientHandle`.
+        public ClientHandle()
+            : base(IntPtr.Zero, true)
+        {
+        }
+
+        public override bool IsInvalid
+        {
+            get { return handle == IntPtr.Zero; }
+        }
+
+        internal IntPtr LogState
+        {
+            get { return _logState; }
+            set { _logState = value; }
+        }
+
+        protected override bool ReleaseHandle()
+        {
+            // SafeHandle guarantees no other thread is inside a call that uses this handle (each
+            // call AddRefs it), which is exactly ocde_client_free's precondition.
+            NativeMethods.ocde_client_free(handle);
+            IntPtr log = Interlocked.Exchange(ref _logState, IntPtr.Zero);
+            if (log != IntPtr.Zero)
+            {
+                GCHandle.FromIntPtr(log).Free();
+            }
+            HandleCounters.OnClientReleased();
+            return true;
+        }
+    }
+
+    /// <summary>Owns an <c>OcdeSelection*</c>; releasing it calls <c>ocde_selection_free</c>.</summary>
+    internal sealed class SelectionHandle : SafeHandle
+    {
+        // Used by the P/Invoke marshaller for `out SelectionHandle`.
+        public SelectionHandle()
+            : base(IntPtr.Zero, true)
+        {
+        }
+
+        public override bool IsInvalid
+        {
+            get { return handle == IntPtr.Zero; }
+        }
+
+        protected override bool ReleaseHandle()
+        {
+            NativeMethods.ocde_selection_free(handle);
+            HandleCounters.OnSelectionReleased();
+            return true;
+        }
+    }
+
+    /// <summary>Counts native handles created and released (diagnostics and leak tests).</summary>
+    internal static class HandleCounters
+    {
+        private static long s_clientsCreated;
+        private static long s_clientsReleased;
+        private static long s_selectionsCreated;
+        private static long s_selectionsReleased;
+
+        internal static long ClientsCreated { get { return Interlocked.Read(ref s_clientsCreated); } }
+        internal static long ClientsReleased { get { return Interlocked.Read(ref s_clientsReleased); } }
+        internal static long SelectionsCreated { get { return Interlocked.Read(ref s_selectionsCreated); } }
+        internal static long SelectionsReleased { get { return Interlocked.Read(ref s_selectionsReleased); } }
+
+        internal static void OnClientCreated() { Interlocked.Increment(ref s_clientsCreated); }
+        internal static void OnClientReleased() { Interlocked.Increment(ref s_clientsReleased); }
+        internal static void OnSelectionCreated() { Interlocked.Increment(ref s_selectionsCreated); }
+        internal static void OnSelectionReleased() { Interlocked.Increment(ref s_selectionsReleased); }
+    }
+}
