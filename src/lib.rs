@@ -26,6 +26,7 @@ pub mod download;
 pub mod error;
 pub mod ffi;
 pub mod filename;
+pub mod fuzzing;
 pub mod http;
 pub mod listener;
 pub mod models;

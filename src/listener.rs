@@ -290,14 +290,57 @@ fn find_outcome(query: &str) -> Option<CallbackOutcome> {
 }
 
 /// A parsed request head.
-struct Head {
-    method: String,
-    target: String,
-    host: Option<String>,
+#[derive(Debug, PartialEq, Eq)]
+pub struct RequestHead {
+    /// Upper-cased method.
+    pub method: String,
+    /// The raw request target (path and query, not decoded).
+    pub target: String,
+    /// The `Host` header, trimmed.
+    pub host: Option<String>,
+}
+
+/// Parses a request head (the bytes before the blank line): request line and headers.
+/// Anything that is not `METHOD TARGET HTTP/1.x` in UTF-8 is `None`.
+pub fn parse_head(head: &[u8]) -> Option<RequestHead> {
+    let text = std::str::from_utf8(head).ok()?;
+    let mut lines = text.split("\r\n");
+    let mut parts = lines.next()?.split(' ');
+    let (method, target, version) = (parts.next()?, parts.next()?, parts.next()?);
+    if method.is_empty()
+        || target.is_empty()
+        || !version.starts_with("HTTP/1.")
+        || parts.next().is_some()
+    {
+        return None;
+    }
+    let host = lines
+        .filter_map(|l| l.split_once(':'))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("host"))
+        .map(|(_, value)| value.trim().to_string());
+    Some(RequestHead {
+        method: method.to_ascii_uppercase(),
+        target: target.to_string(),
+        host,
+    })
+}
+
+/// Judges a raw request (head and blank line, as read from the socket); `None` when it is not
+/// a parseable HTTP/1.x request (answered 400).
+pub fn judge_raw(request: &[u8], path: &str, port: u16) -> Option<Verdict> {
+    let end = request.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = parse_head(&request[..end])?;
+    Some(judge(
+        &head.method,
+        &head.target,
+        head.host.as_deref(),
+        path,
+        port,
+    ))
 }
 
 /// Reads one request head (up to [`MAX_HEAD`] bytes, within [`CONNECTION_TIMEOUT`]).
-fn read_head(stream: &mut TcpStream) -> Option<Head> {
+fn read_head(stream: &mut TcpStream) -> Option<RequestHead> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 2048];
     let end = loop {
@@ -312,22 +355,7 @@ fn read_head(stream: &mut TcpStream) -> Option<Head> {
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
     };
-    let text = std::str::from_utf8(&buf[..end]).ok()?;
-    let mut lines = text.split("\r\n");
-    let mut parts = lines.next()?.split(' ');
-    let (method, target, version) = (parts.next()?, parts.next()?, parts.next()?);
-    if !version.starts_with("HTTP/1.") || parts.next().is_some() {
-        return None;
-    }
-    let host = lines
-        .filter_map(|l| l.split_once(':'))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case("host"))
-        .map(|(_, value)| value.trim().to_string());
-    Some(Head {
-        method: method.to_ascii_uppercase(),
-        target: target.to_string(),
-        host,
-    })
+    parse_head(&buf[..end])
 }
 
 fn handle_connection(mut stream: TcpStream, shared: &Shared, path: &str, port: u16) {

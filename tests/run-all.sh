@@ -4,7 +4,9 @@
 #   2. cargo clippy (warnings are errors) and rustfmt check
 #   3. Rust unit and integration tests of the whole workspace (library through its C ABI, simulator)
 #   4. the C example end to end against the simulator, the header compiled as C99 and C++, valgrind
-#   5. the C# wrapper's tests under Mono
+#   5. file-system faults on a tmpfs (as root), the real-browser tests (Chromium)
+#   6. sanitizers (ASan/UBSan on a C test of the ABI, nightly ASan on Rust tests), bounded fuzzing
+#   7. the C# wrapper's tests under Mono
 # Prints one closing line "N passed, M failed" over the suites and exits non-zero if any failed.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -63,7 +65,10 @@ else
     echo "=== SKIPPED: file-system fault tests (disk full, read-only folder) need root to mount a tmpfs ==="
 fi
 suite "real browser: headless Chromium through chromedriver" browser_tests
-suite "C example end to end, header as C99/C++, valgrind" bash examples/c/e2e.sh
+suite "C example end to end, header as C99/C++, valgrind, ASan" bash examples/c/e2e.sh
+suite "sanitizers: C argument checks (ASan/UBSan/LSan), Rust tests under ASan" bash tests/sanitizers.sh
+suite "fuzzing: models, callback request parser, file names (${OCDE_FUZZ_SECONDS:-30} s each)" \
+    bash tests/fuzz/run.sh "${OCDE_FUZZ_SECONDS:-30}"
 suite "C# wrapper under Mono" bash bindings/csharp/run-tests.sh
 
 echo
