@@ -409,6 +409,71 @@ impl Drop for PartFile {
 mod tests {
     use super::*;
 
+    fn framing(content_length: Option<u64>, chunked: bool) -> Framing {
+        Framing {
+            content_length,
+            chunked,
+            total: content_length,
+            validator: None,
+        }
+    }
+
+    #[test]
+    fn completeness_rules() {
+        let u = Url::parse("http://127.0.0.1:1/x").unwrap();
+        let kind = |r: Result<()>| r.err().map(|e| e.kind);
+        // Content-Length decides, whatever the CDE declared.
+        assert_eq!(
+            kind(check_completeness(
+                &framing(Some(10), false),
+                9,
+                9,
+                None,
+                &u
+            )),
+            Some(ErrorKind::Integrity)
+        );
+        assert_eq!(
+            kind(check_completeness(
+                &framing(Some(10), false),
+                10,
+                10,
+                Some(99),
+                &u
+            )),
+            None
+        );
+        // Chunked framing is complete by itself.
+        assert_eq!(
+            kind(check_completeness(&framing(None, true), 5, 5, Some(99), &u)),
+            None
+        );
+        // Without framing the declared size decides; without either, what came is the file.
+        assert_eq!(
+            kind(check_completeness(&framing(None, false), 5, 5, Some(6), &u)),
+            Some(ErrorKind::Integrity)
+        );
+        assert_eq!(
+            kind(check_completeness(&framing(None, false), 6, 6, Some(6), &u)),
+            None
+        );
+        assert_eq!(
+            kind(check_completeness(&framing(None, false), 6, 6, None, &u)),
+            None
+        );
+        // A resumed 206 part is checked against its own length.
+        assert_eq!(
+            kind(check_completeness(
+                &framing(Some(4), false),
+                4,
+                10,
+                None,
+                &u
+            )),
+            None
+        );
+    }
+
     #[test]
     fn content_range_is_parsed_strictly() {
         assert_eq!(

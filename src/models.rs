@@ -342,6 +342,18 @@ mod tests {
     }
 
     #[test]
+    fn null_or_absent_context_and_links_are_none() {
+        let sel =
+            SelectedDocuments::parse(br#"{"server_context":null,"documents":[{"links":{}}]}"#)
+                .unwrap();
+        assert_eq!(sel.server_context, None);
+        assert_eq!(sel.documents[0].details_url, None);
+        assert_eq!(sel.documents[0].download_url, "");
+        let sel = SelectedDocuments::parse(br#"{"server_context":42,"documents":[]}"#).unwrap();
+        assert_eq!(sel.server_context.as_deref(), Some("42"));
+    }
+
+    #[test]
     fn documents_must_be_an_array() {
         for body in [
             &br#"{}"#[..],

@@ -106,7 +106,10 @@ fn whole_flow_downloads_every_document_byte_exact_without_leaking_the_token() {
             .iter()
             .any(|r| r.authorization.as_deref() == Some(&format!("Bearer {TOKEN}"))));
         // Storage saw the presigned query byte for byte (it answers 403 otherwise).
-        if mode != DownloadMode::Direct200 {
+        if !matches!(
+            mode,
+            DownloadMode::Direct200 | DownloadMode::BounceViaStorage
+        ) {
             assert!(sim
                 .requests()
                 .iter()
@@ -612,4 +615,254 @@ fn an_existing_destination_is_replaced_only_after_success() {
         sim.document("d").unwrap().content
     );
     assert_eq!(dir.entries(), vec!["d.ifc"]);
+}
+
+#[test]
+fn forbidden_is_unauthorized() {
+    let (sim, client) = sim_with(SimConfig {
+        documents: one_doc(Some(Fault::Status(403, "denied by policy".into()))),
+        ..Default::default()
+    });
+    let dir = TempDir::new("403");
+    let status = client.download_to_path(
+        &download_url(&sim, "d"),
+        &dir.path().join("d"),
+        -1,
+        &mut Progress::default(),
+    );
+    assert_eq!(status, OcdeStatus::Unauthorized);
+    assert_eq!(ocde_last_http_status(), 403);
+    assert!(
+        last_error().contains("denied by policy"),
+        "{}",
+        last_error()
+    );
+}
+
+#[test]
+fn the_scheme_is_part_of_the_origin() {
+    // A client for https://127.0.0.1:P must not send its token to http://127.0.0.1:P.
+    let sim = Simulator::start(SimConfig {
+        documents: one_doc(None),
+        download_mode: DownloadMode::Direct200,
+        ..Default::default()
+    })
+    .unwrap();
+    let port = sim.cde_origin().rsplit(':').next().unwrap().to_string();
+    let client = CClient::new(&format!("https://127.0.0.1:{port}/documents/1.0")).token(TOKEN);
+    let dir = TempDir::new("scheme");
+    let status = client.download_to_path(
+        &download_url(&sim, "d"),
+        &dir.path().join("d"),
+        -1,
+        &mut Progress::default(),
+    );
+    assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
+    let hit = sim
+        .requests()
+        .into_iter()
+        .find(|r| r.path().ends_with("/download"))
+        .unwrap();
+    assert_eq!(hit.authorization, None, "token sent across schemes");
+}
+
+#[test]
+fn a_dropped_token_never_comes_back() {
+    // CDE → 302 storage → 302 back to the CDE origin: the last hop must stay token-free.
+    let (sim, client) = sim_with(SimConfig {
+        documents: one_doc(None),
+        download_mode: DownloadMode::BounceViaStorage,
+        ..Default::default()
+    });
+    let dir = TempDir::new("bounce");
+    let status = client.download_to_path(
+        &download_url(&sim, "d"),
+        &dir.path().join("d"),
+        -1,
+        &mut Progress::default(),
+    );
+    assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
+    let back = sim
+        .requests()
+        .into_iter()
+        .find(|r| r.path() == "/files/d")
+        .unwrap();
+    assert_eq!(back.origin, Origin::Cde);
+    assert_eq!(
+        back.authorization, None,
+        "token came back after the storage hop"
+    );
+}
+
+struct PeekDir {
+    dir: std::path::PathBuf,
+    seen: Option<Vec<String>>,
+}
+
+unsafe extern "C" fn peek_dir(user_data: *mut c_void, received: u64, _total: i64) -> i32 {
+    let p = &mut *(user_data as *mut PeekDir);
+    if received > 0 && p.seen.is_none() {
+        let mut names: Vec<String> = std::fs::read_dir(&p.dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        p.seen = Some(names);
+    }
+    0
+}
+
+#[test]
+fn the_body_goes_to_a_hidden_temporary_file_beside_the_destination() {
+    let (sim, client) = sim_with(SimConfig {
+        documents: one_doc(None),
+        ..Default::default()
+    });
+    let dir = TempDir::new("beside");
+    let dest = dir.path().join("d.ifc");
+    let mut peek = PeekDir {
+        dir: dir.path().to_path_buf(),
+        seen: None,
+    };
+    let status = unsafe {
+        opencde_documents::ffi::download::ocde_download_to_path(
+            client.0,
+            c(&download_url(&sim, "d")).as_ptr(),
+            c(dest.to_str().unwrap()).as_ptr(),
+            -1,
+            Some(peek_dir),
+            &mut peek as *mut PeekDir as *mut c_void,
+        )
+    };
+    assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
+    let seen = peek.seen.unwrap();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        seen[0].starts_with(".d.ifc.") && seen[0].ends_with(".ocde-part"),
+        "{seen:?}"
+    );
+    assert_eq!(dir.entries(), vec!["d.ifc"]);
+}
+
+#[test]
+fn the_connect_timeout_fires() {
+    // A listening socket whose backlog is full: further SYNs are dropped, connect() hangs.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+    assert!(fd >= 0);
+    let mut addr: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    addr.sin_family = libc::AF_INET as libc::sa_family_t;
+    addr.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
+    let bound = unsafe {
+        libc::bind(
+            fd,
+            &addr as *const _ as *const libc::sockaddr,
+            std::mem::size_of::<libc::sockaddr_in>() as u32,
+        )
+    };
+    assert_eq!(bound, 0);
+    assert_eq!(unsafe { libc::listen(fd, 0) }, 0);
+    let mut len = std::mem::size_of::<libc::sockaddr_in>() as u32;
+    unsafe { libc::getsockname(fd, &mut addr as *mut _ as *mut libc::sockaddr, &mut len) };
+    let port = u16::from_be(addr.sin_port);
+    // Fill the backlog (non-blocking connects so the test itself never hangs).
+    let fillers: Vec<std::net::TcpStream> = (0..3)
+        .filter_map(|_| {
+            std::net::TcpStream::connect_timeout(
+                &format!("127.0.0.1:{port}").parse().unwrap(),
+                std::time::Duration::from_millis(200),
+            )
+            .ok()
+        })
+        .collect();
+    let client = CClient::new(&format!("http://127.0.0.1:{port}/documents/1.0"))
+        .timeouts(300, 0)
+        .retries(0, 0);
+    let dir = TempDir::new("connect");
+    let started = std::time::Instant::now();
+    let status = client.download_to_path(
+        &format!("http://127.0.0.1:{port}/x"),
+        &dir.path().join("x"),
+        -1,
+        &mut Progress::default(),
+    );
+    let took = started.elapsed();
+    unsafe { libc::close(fd) };
+    drop(fillers);
+    assert_eq!(status, OcdeStatus::Timeout, "{}", last_error());
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "connect took {took:?}"
+    );
+}
+
+#[test]
+fn the_library_prints_nothing() {
+    if std::env::var_os("OCDE_QUIET_CHILD").is_some() {
+        // A whole flow, a warning-producing download and a failing one.
+        let docs = one_doc(None)
+            .into_iter()
+            .map(|d| d.with_declared_size(1))
+            .collect();
+        let (sim, client, sel, status) = selected(
+            SimConfig {
+                documents: docs,
+                ..Default::default()
+            },
+            None,
+            BrowserChoice::SelectAll,
+        );
+        assert_eq!(status, OcdeStatus::Ok);
+        let dir = TempDir::new("quiet");
+        assert_eq!(
+            client
+                .download_document(&sel, 0, dir.path(), &mut Progress::default())
+                .0,
+            OcdeStatus::Ok
+        );
+        let missing = format!(
+            "{}/documents/1.0/documents/none/versions/1/download",
+            sim.cde_origin()
+        );
+        assert_ne!(
+            client.download_to_path(
+                &missing,
+                &dir.path().join("x"),
+                -1,
+                &mut Progress::default()
+            ),
+            OcdeStatus::Ok
+        );
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "the_library_prints_nothing",
+            "--nocapture",
+            "--test-threads=1",
+            "-q",
+        ])
+        .env("OCDE_QUIET_CHILD", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "child failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Only the test harness's own lines may appear.
+    let foreign: Vec<&str> = stdout
+        .lines()
+        .chain(stderr.lines())
+        .filter(|l| {
+            !l.trim().is_empty()
+                && !l.starts_with("running ")
+                && !l.starts_with("test result")
+                && *l != "."
+                && !l.starts_with("test ")
+        })
+        .collect();
+    assert!(foreign.is_empty(), "the library printed: {foreign:?}");
 }

@@ -301,6 +301,19 @@ fn download_functions_reject_null_and_invalid_utf8() {
             "get out of range",
         );
         assert_invalid(ocde_selection_get(sel.0, 0, null_mut()), "get out NULL");
+        assert_invalid(
+            ocde_selection_get_sized(sel.0, 0, null_mut(), std::mem::size_of::<OcdeDocument>()),
+            "get_sized out NULL",
+        );
+        assert_invalid(
+            ocde_selection_get_sized(
+                null(),
+                0,
+                doc.as_mut_ptr(),
+                std::mem::size_of::<OcdeDocument>(),
+            ),
+            "get_sized NULL",
+        );
         ocde_string_free(null_mut());
     }
     assert!(dir.entries().len() == 1, "{:?}", dir.entries());

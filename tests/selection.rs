@@ -212,8 +212,17 @@ fn navigation_callback_selects_and_shows_a_received_page() {
     assert_eq!(sel.count(), 2);
     assert_eq!(sel.document(0).document_id, "doc-1");
     assert_eq!(sel.document(1).document_id, "doc-3");
-    // A final status sticks.
+    // A final status sticks, even against a later abort.
     assert_eq!(sel.poll(0), OcdeStatus::Ok);
+    sel.abort();
+    assert_eq!(sel.poll(0), OcdeStatus::Ok);
+    assert_eq!(sel.count(), 2);
+    let fetches = sim
+        .requests()
+        .iter()
+        .filter(|r| r.path().starts_with("/documents/1.0/selections/"))
+        .count();
+    assert_eq!(fetches, 1, "the selected documents are fetched once");
     assert!(sim
         .requests()
         .iter()
@@ -283,10 +292,14 @@ fn poll_blocks_for_its_timeout_and_returns_pending_without_spinning() {
     let client = CClient::for_sim(&sim);
     let sel = start(&client, &Opts::default(), &Opener::new()).unwrap();
     let cpu_before = thread_cpu_time();
+    let switches_before = voluntary_switches();
     let t = Instant::now();
     assert_eq!(sel.poll(600), OcdeStatus::Pending);
     let waited = t.elapsed();
     let cpu = thread_cpu_time() - cpu_before;
+    let switches = voluntary_switches() - switches_before;
+    // A condition-variable wait sleeps once; a sleep loop (even of 5 ms) wakes over a hundred times.
+    assert!(switches < 20, "poll woke {switches} times while pending");
     assert!(
         waited >= Duration::from_millis(550),
         "poll returned after {waited:?}"
@@ -296,6 +309,12 @@ fn poll_blocks_for_its_timeout_and_returns_pending_without_spinning() {
         cpu < Duration::from_millis(100),
         "poll used {cpu:?} of CPU while pending"
     );
+}
+
+fn voluntary_switches() -> i64 {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
+    usage.ru_nvcsw
 }
 
 fn thread_cpu_time() -> Duration {
@@ -325,6 +344,8 @@ fn expiry_gives_expired_and_frees_the_port() {
     assert!(port_is_free(port), "port {port} still bound after EXPIRED");
     assert_eq!(sel.poll(0), OcdeStatus::Expired);
     assert!(last_error().contains("expiry"), "{}", last_error());
+    sel.abort();
+    assert_eq!(sel.poll(0), OcdeStatus::Expired, "a final status sticks");
 }
 
 #[test]
@@ -504,5 +525,12 @@ fn answers_tell_the_browser_to_close_the_connection() {
     }
     let text = String::from_utf8_lossy(&got).to_ascii_lowercase();
     assert!(text.contains("\r\nconnection: close\r\n"), "{text}");
+    // A page for the browser, readable by the CDE page's cross-origin XHR as well.
+    assert!(text.contains("\r\ncontent-type: text/html"), "{text}");
+    assert!(
+        text.contains("\r\naccess-control-allow-origin: *\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("\r\n\r\n<!doctype html>"), "{text}");
     assert_eq!(sel.wait(5), OcdeStatus::UserCancelled);
 }

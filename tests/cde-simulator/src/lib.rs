@@ -144,6 +144,13 @@ pub enum DownloadMode {
     /// 307 with a relative `Location: /files/<id>` (same origin, to be resolved against the
     /// download URL; `/files/<id>` needs no token).
     RelativeSameOrigin307,
+    /// 301 Moved Permanently to the presigned storage URL.
+    Moved301,
+    /// 308 Permanent Redirect to the presigned storage URL.
+    Permanent308,
+    /// 302 to storage `/bounce/<id>`, which answers 302 back to `/files/<id>` on the CDE origin:
+    /// a token dropped on the way to storage must not come back on the return hop.
+    BounceViaStorage,
 }
 
 /// How a document's bytes answer `Range: bytes=N-` (the only form understood; N below the size).

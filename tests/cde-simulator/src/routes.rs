@@ -615,6 +615,16 @@ fn api<'a>(sh: &'a Shared, req: &Request, rest: &[&str]) -> Response<'a> {
                     DownloadMode::RelativeSameOrigin307 => {
                         Response::redirect(307, &format!("/files/{}", percent_encode(&doc.id)))
                     }
+                    DownloadMode::Moved301 => Response::redirect(301, &blob_url(sh, doc)),
+                    DownloadMode::Permanent308 => Response::redirect(308, &blob_url(sh, doc)),
+                    DownloadMode::BounceViaStorage => Response::redirect(
+                        302,
+                        &format!(
+                            "{}/bounce/{}?{STORAGE_QUERY}",
+                            sh.storage_origin,
+                            percent_encode(&doc.id)
+                        ),
+                    ),
                 },
                 _ => not_found_json(),
             }
@@ -677,7 +687,10 @@ pub(crate) fn storage<'a>(sh: &'a Shared, req: &Request) -> Response<'a> {
     }
     let segs = req.segments();
     let s: Vec<&str> = segs.iter().map(String::as_str).collect();
-    let known = matches!(s.as_slice(), ["blob", _] | ["selections", _]);
+    let known = matches!(
+        s.as_slice(),
+        ["blob", _] | ["selections", _] | ["bounce", _]
+    );
     if !known {
         return storage_error(
             404,
@@ -693,6 +706,10 @@ pub(crate) fn storage<'a>(sh: &'a Shared, req: &Request) -> Response<'a> {
         );
     }
     match s.as_slice() {
+        ["bounce", id] => match sh.document(id) {
+            Some(doc) => Response::redirect(302, &file_url(sh, doc)),
+            None => storage_error(404, "BlobNotFound", "The specified blob does not exist."),
+        },
         ["blob", id] => match sh.document(id) {
             Some(doc) => document_bytes(sh, req, doc),
             None => storage_error(404, "BlobNotFound", "The specified blob does not exist."),
