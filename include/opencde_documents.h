@@ -368,6 +368,17 @@ enum OcdeStatus ocde_client_set_retries(struct OcdeClient *client,
 void ocde_client_abort_downloads(struct OcdeClient *client);
 
 /**
+ * Trusts exactly the certificates of the PEM text `pem` (one or more `CERTIFICATE` blocks) as
+ * TLS root certificates for this client, instead of the bundled Mozilla roots — for a company CA
+ * or a TLS-inspecting proxy. NULL goes back to the bundled roots. The text is copied.
+ * `OCDE_STATUS_INVALID_ARGUMENT` when it holds no certificate.
+ *
+ * # Safety
+ * `client` is a live client; `pem` is NULL or a NUL-terminated string.
+ */
+enum OcdeStatus ocde_client_set_root_certificates(struct OcdeClient *client, const char *pem);
+
+/**
  * Downloads `download_url` to the file `dest_path` (UTF-8). Redirects are followed (at most 10;
  * the token never leaves the API origin and is dropped after a 303). The body goes to a hidden
  * temporary file beside `dest_path`, is checked against Content-Length or chunked framing

@@ -4,7 +4,10 @@
 use crate::abort::{AbortSignal, AbortToken};
 use crate::download::{self, DownloadReport, ProgressFn};
 use crate::error::{Error, ErrorKind, Result};
-use crate::http::{parse_url, Answer, Credentials, Method, RetryPolicy, Timeouts, Transport};
+use crate::http::{
+    parse_pem_certificates, parse_url, Answer, Credentials, HttpSettings, Method, RetryPolicy,
+    Timeouts, Transport,
+};
 use crate::models::DocumentVersion;
 use crate::selection::{SelectionOptions, SelectionSession};
 use std::path::{Path, PathBuf};
@@ -43,7 +46,7 @@ impl Client {
                 api_url,
                 api_origin,
                 token: RwLock::new(None),
-                transport: RwLock::new(Transport::new(Timeouts::default(), RetryPolicy::default())),
+                transport: RwLock::new(Transport::new(HttpSettings::default())),
                 abort: Arc::new(AbortSignal::default()),
             }),
         })
@@ -69,14 +72,12 @@ impl Client {
 
     /// Replaces the timeouts.
     pub fn set_timeouts(&self, timeouts: Timeouts) {
-        let retry = self.retry_policy();
-        self.replace_transport(Transport::new(timeouts, retry));
+        self.update_settings(|s| s.timeouts = timeouts);
     }
 
     /// Replaces the retry policy of idempotent requests.
     pub fn set_retry_policy(&self, retry: RetryPolicy) {
-        let timeouts = self.timeouts();
-        self.replace_transport(Transport::new(timeouts, retry));
+        self.update_settings(|s| s.retry = retry);
     }
 
     /// The retry policy in force.
@@ -84,12 +85,26 @@ impl Client {
         self.transport().retry_policy()
     }
 
-    fn replace_transport(&self, transport: Transport) {
-        *self
+    /// Trusts exactly the certificates of this PEM bundle as TLS roots instead of the bundled
+    /// Mozilla roots (`None` goes back to those).
+    pub fn set_root_certificates_pem(&self, pem: Option<&[u8]>) -> Result<()> {
+        let roots = match pem {
+            Some(p) => Some(Arc::new(parse_pem_certificates(p)?)),
+            None => None,
+        };
+        self.update_settings(|s| s.root_certificates = roots);
+        Ok(())
+    }
+
+    fn update_settings(&self, change: impl FnOnce(&mut HttpSettings)) {
+        let mut lock = self
             .shared
             .transport
             .write()
-            .unwrap_or_else(|p| p.into_inner()) = transport;
+            .unwrap_or_else(|p| p.into_inner());
+        let mut settings = lock.settings().clone();
+        change(&mut settings);
+        *lock = Transport::new(settings);
     }
 
     /// The timeouts in force.

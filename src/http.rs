@@ -112,17 +112,60 @@ pub struct Answer {
 }
 
 /// The HTTP agent with our policy applied.
+/// Everything a [`Transport`] is built from.
+#[derive(Clone, Debug, Default)]
+pub struct HttpSettings {
+    /// Connect and stall timeouts.
+    pub timeouts: Timeouts,
+    /// Retries of idempotent requests and resumes of broken downloads.
+    pub retry: RetryPolicy,
+    /// `Some`: trust exactly these root certificates (DER) instead of the bundled Mozilla roots
+    /// (a company CA, a test CA).
+    pub root_certificates: Option<std::sync::Arc<Vec<Vec<u8>>>>,
+}
+
+/// Parses every certificate of a PEM bundle into DER; none at all is an invalid argument.
+pub fn parse_pem_certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(pem) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c.der().to_vec()),
+            Ok(_) => {}
+            Err(e) => {
+                return Err(Error::invalid(format!(
+                    "root certificates: invalid PEM: {e}"
+                )))
+            }
+        }
+    }
+    if certs.is_empty() {
+        return Err(Error::invalid(
+            "root certificates: no CERTIFICATE block in the PEM text",
+        ));
+    }
+    Ok(certs)
+}
+
 #[derive(Clone, Debug)]
 pub struct Transport {
     agent: ureq::Agent,
-    timeouts: Timeouts,
-    retry: RetryPolicy,
+    settings: HttpSettings,
 }
 
 impl Transport {
-    /// A transport with `timeouts` and `retry`.
-    pub fn new(timeouts: Timeouts, retry: RetryPolicy) -> Self {
+    /// A transport with these settings.
+    pub fn new(settings: HttpSettings) -> Self {
+        let timeouts = settings.timeouts;
+        let mut tls = ureq::tls::TlsConfig::builder();
+        if let Some(roots) = &settings.root_certificates {
+            let certs: Vec<ureq::tls::Certificate<'static>> = roots
+                .iter()
+                .map(|der| ureq::tls::Certificate::from_der(der).to_owned())
+                .collect();
+            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
+        }
         let config = ureq::Agent::config_builder()
+            .tls_config(tls.build())
             .max_redirects(0)
             .http_status_as_error(false)
             .timeout_resolve(Some(timeouts.connect))
@@ -136,19 +179,23 @@ impl Transport {
             .build();
         Transport {
             agent: config.into(),
-            timeouts,
-            retry,
+            settings,
         }
     }
 
     /// The timeouts in force.
     pub fn timeouts(&self) -> Timeouts {
-        self.timeouts
+        self.settings.timeouts
+    }
+
+    /// The settings this transport was built from.
+    pub fn settings(&self) -> &HttpSettings {
+        &self.settings
     }
 
     /// The retry policy in force.
     pub fn retry_policy(&self) -> RetryPolicy {
-        self.retry
+        self.settings.retry
     }
 
     /// Sends `method` to `url`, following GET redirects per the policy:
@@ -177,8 +224,8 @@ impl Transport {
                 (Err(e), Method::Get) => (e.kind == ErrorKind::Network).then_some(None),
             };
             match wait {
-                Some(hint) if attempt < self.retry.max_retries => {
-                    if !abort.sleep(self.retry.delay(attempt, hint)) {
+                Some(hint) if attempt < self.settings.retry.max_retries => {
+                    if !abort.sleep(self.settings.retry.delay(attempt, hint)) {
                         return Err(aborted());
                     }
                     attempt += 1;

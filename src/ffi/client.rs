@@ -207,3 +207,23 @@ pub unsafe extern "C" fn ocde_client_abort_downloads(client: *mut OcdeClient) {
         }
     })
 }
+
+/// Trusts exactly the certificates of the PEM text `pem` (one or more `CERTIFICATE` blocks) as
+/// TLS root certificates for this client, instead of the bundled Mozilla roots — for a company CA
+/// or a TLS-inspecting proxy. NULL goes back to the bundled roots. The text is copied.
+/// `OCDE_STATUS_INVALID_ARGUMENT` when it holds no certificate.
+///
+/// # Safety
+/// `client` is a live client; `pem` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn ocde_client_set_root_certificates(
+    client: *mut OcdeClient,
+    pem: *const c_char,
+) -> OcdeStatus {
+    guard(|| {
+        let c = handle_arg(client, "client")?;
+        let pem = opt_str_arg(pem, "pem")?;
+        c.client.set_root_certificates_pem(pem.map(str::as_bytes))?;
+        Ok(OcdeStatus::Ok)
+    })
+}

@@ -42,6 +42,7 @@
 
 mod http;
 mod routes;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::io::{self, Write};
