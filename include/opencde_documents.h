@@ -126,6 +126,11 @@ typedef enum OcdeLogLevel {
 typedef struct OcdeClient OcdeClient;
 
 /**
+ * The per-document outcome of `ocde_download_selection`. Free with `ocde_download_results_free`.
+ */
+typedef struct OcdeDownloadResults OcdeDownloadResults;
+
+/**
  * An opaque running selection. Use it from one thread at a time, except `ocde_selection_abort`,
  * which any thread may call while another is inside `ocde_selection_poll` (but not while or
  * after it is freed).
@@ -145,6 +150,20 @@ typedef void (*OcdeLogFn)(void *user_data, enum OcdeLogLevel level, const char *
  * aborts the download with `OCDE_STATUS_ABORTED` (no file is left behind).
  */
 typedef int32_t (*OcdeProgressFn)(void *user_data, uint64_t received, int64_t total);
+
+/**
+ * Progress of `ocde_download_selection`: document `index` has `received` of `total` bytes
+ * (-1: unknown), and all documents together `all_received` of `all_total` (-1 unless every size
+ * is known). Called only on the thread that called `ocde_download_selection`, inside that call,
+ * though the transfers run on the library's worker threads. Return 0 to continue; any other
+ * value aborts every transfer (each leaves no file behind).
+ */
+typedef int32_t (*OcdeSelectionProgressFn)(void *user_data,
+                                           size_t index,
+                                           uint64_t received,
+                                           int64_t total,
+                                           uint64_t all_received,
+                                           int64_t all_total);
 
 /**
  * Options of `ocde_selection_start`. Prepare one with
@@ -415,6 +434,73 @@ enum OcdeStatus ocde_download_document(struct OcdeClient *client,
                                        OcdeProgressFn progress,
                                        void *user_data,
                                        char **out_path);
+
+/**
+ * Downloads every document of a selection (after `ocde_selection_poll` returned OK) into the
+ * existing folder `dest_dir`, with up to `max_parallel` transfers at once (0: 4; at most 32),
+ * each exactly as `ocde_download_document` would (safe unique names, temp file, checks, fsync,
+ * rename). `progress` may be NULL. Returns `OCDE_STATUS_OK` when every document was downloaded;
+ * `OCDE_STATUS_ABORTED` when the progress callback or `ocde_client_abort_downloads` stopped
+ * them; otherwise the status of the first document that failed. Unlike other functions,
+ * `*out_results` is written whenever the downloads were started — on OK and on these failures —
+ * so the host can see which documents succeeded (their paths) and why the others failed; it is
+ * not written for an invalid argument. The caller frees it with `ocde_download_results_free`.
+ * `out_results` may be NULL.
+ *
+ * # Safety
+ * `client` and `selection` are live; `dest_dir` is NUL-terminated; `out_results` is NULL or
+ * writable.
+ */
+enum OcdeStatus ocde_download_selection(struct OcdeClient *client,
+                                        const struct OcdeSelection *selection,
+                                        const char *dest_dir,
+                                        uint32_t max_parallel,
+                                        OcdeSelectionProgressFn progress,
+                                        void *user_data,
+                                        struct OcdeDownloadResults **out_results);
+
+/**
+ * Number of documents in `results` (0 for NULL).
+ *
+ * # Safety
+ * `results` is NULL or live.
+ */
+size_t ocde_download_results_count(const struct OcdeDownloadResults *results);
+
+/**
+ * The status of document `index` (`OCDE_STATUS_INVALID_ARGUMENT` for NULL or out of range).
+ *
+ * # Safety
+ * `results` is NULL or live.
+ */
+enum OcdeStatus ocde_download_results_status(const struct OcdeDownloadResults *results,
+                                             size_t index);
+
+/**
+ * The path written for document `index` (UTF-8), or NULL if it failed (or NULL/out of range).
+ * Borrowed; valid until `ocde_download_results_free`.
+ *
+ * # Safety
+ * `results` is NULL or live.
+ */
+const char *ocde_download_results_path(const struct OcdeDownloadResults *results, size_t index);
+
+/**
+ * Why document `index` failed, like `ocde_last_error` ("" when it succeeded; NULL for
+ * NULL/out of range). Borrowed; valid until `ocde_download_results_free`.
+ *
+ * # Safety
+ * `results` is NULL or live.
+ */
+const char *ocde_download_results_error(const struct OcdeDownloadResults *results, size_t index);
+
+/**
+ * Frees results. NULL is a no-op.
+ *
+ * # Safety
+ * `results` is NULL or results not yet freed.
+ */
+void ocde_download_results_free(struct OcdeDownloadResults *results);
 
 /**
  * Sets the `struct_size` bytes at `options` to the defaults (all zero/NULL) and

@@ -20,19 +20,26 @@ impl AbortSignal {
 
     /// A token for an operation starting now: aborted by any later [`trigger`](Self::trigger).
     pub fn token(self: &Arc<Self>) -> AbortToken {
-        let start = *self.generation.lock().unwrap_or_else(|p| p.into_inner());
         AbortToken {
             signal: Some(self.clone()),
-            start,
+            start: self.current(),
+            also: Vec::new(),
         }
+    }
+
+    fn current(&self) -> u64 {
+        *self.generation.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
-/// What an operation checks between steps.
+/// What an operation checks between steps: aborted when any of its signals was triggered after
+/// the token was taken.
 #[derive(Clone, Default)]
 pub struct AbortToken {
     signal: Option<Arc<AbortSignal>>,
     start: u64,
+    /// Further signals (a batch inside a client); checked too.
+    also: Vec<(Arc<AbortSignal>, u64)>,
 }
 
 impl AbortToken {
@@ -41,15 +48,34 @@ impl AbortToken {
         AbortToken::default()
     }
 
-    /// Whether the signal was triggered since the token was taken.
+    /// The same token, also aborted by `other` from now on.
+    pub fn and(&self, other: &Arc<AbortSignal>) -> AbortToken {
+        let mut token = self.clone();
+        token.also.push((other.clone(), other.current()));
+        token
+    }
+
+    /// Whether a signal was triggered since the token was taken.
     pub fn is_aborted(&self) -> bool {
         self.signal
             .as_ref()
-            .is_some_and(|s| *s.generation.lock().unwrap_or_else(|p| p.into_inner()) != self.start)
+            .is_some_and(|s| s.current() != self.start)
+            || self.also.iter().any(|(s, start)| s.current() != *start)
     }
 
     /// Sleeps for `duration` unless aborted first; returns `false` when aborted.
     pub fn sleep(&self, duration: Duration) -> bool {
+        if !self.also.is_empty() {
+            // Several signals: wake every 20 ms to look at all of them (retry waits only).
+            let until = Instant::now() + duration;
+            while Instant::now() < until {
+                if self.is_aborted() {
+                    return false;
+                }
+                std::thread::sleep((until - Instant::now()).min(Duration::from_millis(20)));
+            }
+            return !self.is_aborted();
+        }
         let Some(signal) = &self.signal else {
             std::thread::sleep(duration);
             return true;
@@ -86,6 +112,12 @@ mod tests {
         assert!(before.is_aborted());
         assert!(!after.is_aborted());
         assert!(!AbortToken::none().is_aborted());
+        let batch = Arc::new(AbortSignal::default());
+        let combined = after.and(&batch);
+        assert!(!combined.is_aborted());
+        batch.trigger();
+        assert!(combined.is_aborted() && !after.is_aborted());
+        assert!(!combined.sleep(Duration::from_secs(5)));
     }
 
     #[test]

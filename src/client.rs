@@ -154,6 +154,11 @@ impl Client {
         self.transport().send(method, url, creds, headers, abort)
     }
 
+    /// A token aborted by [`abort_downloads`](Self::abort_downloads) from now on.
+    pub(crate) fn abort_token(&self) -> AbortToken {
+        self.shared.abort.token()
+    }
+
     /// Aborts every download running on this client (any thread): each returns
     /// [`ErrorKind::Aborted`] at its next chunk or retry wait, at the latest when the stall timeout
     /// fires. Downloads started afterwards are not affected.
@@ -188,8 +193,14 @@ impl Client {
         expected_size: Option<u64>,
         progress: ProgressFn<'_>,
     ) -> Result<DownloadReport> {
-        let abort = self.shared.abort.token();
-        download::download_to_path(self, url, dest, expected_size, progress, &abort)
+        download::download_to_path(
+            self,
+            url,
+            dest,
+            expected_size,
+            progress,
+            &self.abort_token(),
+        )
     }
 
     /// Downloads document `index` of a finished selection into `dest_dir` under its safe, unique
@@ -200,6 +211,29 @@ impl Client {
         index: usize,
         dest_dir: &Path,
         progress: ProgressFn<'_>,
+    ) -> Result<(PathBuf, DownloadReport)> {
+        self.download_document_with(selection, index, dest_dir, progress, &self.abort_token())
+    }
+
+    /// Downloads every document of a finished selection into `dest_dir`, up to `max_parallel`
+    /// at once (see [`crate::parallel::download_selection`]).
+    pub fn download_selection(
+        &self,
+        selection: &SelectionSession,
+        dest_dir: &Path,
+        max_parallel: usize,
+        progress: &mut dyn FnMut(&crate::parallel::SelectionProgress) -> bool,
+    ) -> Vec<Result<(PathBuf, DownloadReport)>> {
+        crate::parallel::download_selection(self, selection, dest_dir, max_parallel, progress)
+    }
+
+    pub(crate) fn download_document_with(
+        &self,
+        selection: &SelectionSession,
+        index: usize,
+        dest_dir: &Path,
+        progress: ProgressFn<'_>,
+        abort: &AbortToken,
     ) -> Result<(PathBuf, DownloadReport)> {
         let documents = selection.documents();
         let doc: &DocumentVersion = documents.get(index).ok_or_else(|| {
@@ -228,7 +262,8 @@ impl Client {
         }
         let dest = dest_dir.join(&name);
         let expected = doc.size_in_bytes.and_then(|s| u64::try_from(s).ok());
-        let report = self.download_to_path(&doc.download_url, &dest, expected, progress)?;
+        let report =
+            download::download_to_path(self, &doc.download_url, &dest, expected, progress, abort)?;
         Ok((dest, report))
     }
 }

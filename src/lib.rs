@@ -30,6 +30,7 @@ pub mod fuzzing;
 pub mod http;
 pub mod listener;
 pub mod models;
+pub mod parallel;
 pub mod selection;
 
 pub use client::Client;

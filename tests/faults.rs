@@ -528,3 +528,95 @@ fn two_selections_at_once_on_two_ports() {
     assert_eq!(b.count(), 1);
     assert_eq!(a.wait(50), OcdeStatus::UserCancelled);
 }
+
+// ---- names ----
+
+#[test]
+fn hostile_file_names_become_distinct_safe_names_inside_the_folder() {
+    let long = format!("{}.ifc", "L".repeat(300));
+    let names = [
+        "A:B.ifc",
+        "CON.ifc",
+        "nul.tar.gz",
+        "model .ifc.",
+        "..\\..\\evil.dll",
+        "/etc/passwd",
+        long.as_str(),
+        "",
+        "....",
+        "same.ifc",
+        "SAME.ifc",
+    ];
+    let docs: Vec<SimDocument> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            SimDocument::new(
+                &format!("n{i}"),
+                "t",
+                n,
+                format!("content {i}").into_bytes(),
+            )
+        })
+        .collect();
+    let (_sim, client, sel, status) = selected(
+        SimConfig {
+            documents: docs,
+            ..Default::default()
+        },
+        None,
+        BrowserChoice::SelectAll,
+    );
+    assert_eq!(status, OcdeStatus::Ok);
+    let dir = TempDir::new("hostile-names");
+    let mut written = Vec::new();
+    assert_eq!(sel.count(), names.len());
+    for (i, name) in names.iter().enumerate() {
+        let (status, path) =
+            client.download_document(&sel, i, dir.path(), &mut Progress::default());
+        assert_eq!(status, OcdeStatus::Ok, "{:?}: {}", name, last_error());
+        let path = path.unwrap();
+        assert_eq!(
+            path.parent().unwrap(),
+            dir.path(),
+            "{:?} escaped the folder",
+            name
+        );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            format!("content {i}").into_bytes(),
+            "{:?} overwritten",
+            name
+        );
+        written.push(path.file_name().unwrap().to_string_lossy().into_owned());
+    }
+    let expected_prefix = [
+        "A_B.ifc",
+        "_CON.ifc",
+        "_nul.tar.gz",
+        "model .ifc",
+        "_.._evil.dll",
+        "_etc_passwd",
+        "",
+        "document",
+        "document (2)",
+        "same.ifc",
+        "SAME (2).ifc",
+    ];
+    for (got, want) in written.iter().zip(expected_prefix) {
+        if !want.is_empty() {
+            assert_eq!(got, want);
+        }
+    }
+    assert!(
+        written[6].len() <= 200 && written[6].ends_with(".ifc"),
+        "{}",
+        written[6]
+    );
+    assert_eq!(
+        dir.entries().len(),
+        names.len(),
+        "every document has its own file: {:?}",
+        dir.entries()
+    );
+}

@@ -96,3 +96,193 @@ pub unsafe extern "C" fn ocde_download_document(
         Ok(OcdeStatus::Ok)
     })
 }
+
+/// Progress of `ocde_download_selection`: document `index` has `received` of `total` bytes
+/// (-1: unknown), and all documents together `all_received` of `all_total` (-1 unless every size
+/// is known). Called only on the thread that called `ocde_download_selection`, inside that call,
+/// though the transfers run on the library's worker threads. Return 0 to continue; any other
+/// value aborts every transfer (each leaves no file behind).
+pub type OcdeSelectionProgressFn = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        index: usize,
+        received: u64,
+        total: i64,
+        all_received: u64,
+        all_total: i64,
+    ) -> i32,
+>;
+
+struct DocumentOutcome {
+    status: OcdeStatus,
+    path: Option<CString>,
+    error: CString,
+}
+
+/// The per-document outcome of `ocde_download_selection`. Free with `ocde_download_results_free`.
+pub struct OcdeDownloadResults {
+    items: Vec<DocumentOutcome>,
+}
+
+fn to_i64(v: Option<u64>) -> i64 {
+    v.and_then(|t| i64::try_from(t).ok()).unwrap_or(-1)
+}
+
+/// Downloads every document of a selection (after `ocde_selection_poll` returned OK) into the
+/// existing folder `dest_dir`, with up to `max_parallel` transfers at once (0: 4; at most 32),
+/// each exactly as `ocde_download_document` would (safe unique names, temp file, checks, fsync,
+/// rename). `progress` may be NULL. Returns `OCDE_STATUS_OK` when every document was downloaded;
+/// `OCDE_STATUS_ABORTED` when the progress callback or `ocde_client_abort_downloads` stopped
+/// them; otherwise the status of the first document that failed. Unlike other functions,
+/// `*out_results` is written whenever the downloads were started — on OK and on these failures —
+/// so the host can see which documents succeeded (their paths) and why the others failed; it is
+/// not written for an invalid argument. The caller frees it with `ocde_download_results_free`.
+/// `out_results` may be NULL.
+///
+/// # Safety
+/// `client` and `selection` are live; `dest_dir` is NUL-terminated; `out_results` is NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn ocde_download_selection(
+    client: *mut OcdeClient,
+    selection: *const OcdeSelection,
+    dest_dir: *const c_char,
+    max_parallel: u32,
+    progress: OcdeSelectionProgressFn,
+    user_data: *mut c_void,
+    out_results: *mut *mut OcdeDownloadResults,
+) -> OcdeStatus {
+    guard(|| {
+        let c = handle_arg(client, "client")?;
+        let s = handle_arg(selection, "selection")?;
+        let dir = str_arg(dest_dir, "dest_dir")?;
+        let mut relay = |p: &crate::parallel::SelectionProgress| match progress {
+            None => true,
+            // SAFETY: a host-provided function pointer, called on the calling thread as documented.
+            Some(f) => unsafe {
+                f(
+                    user_data,
+                    p.index,
+                    p.received,
+                    to_i64(p.total),
+                    p.all_received,
+                    to_i64(p.all_total),
+                ) == 0
+            },
+        };
+        let results = c.client.download_selection(
+            &s.session,
+            Path::new(dir),
+            max_parallel as usize,
+            &mut relay,
+        );
+        let mut first_error = None;
+        let mut items = Vec::with_capacity(results.len());
+        for result in results {
+            items.push(match result {
+                Ok((path, report)) => {
+                    c.log(OcdeLogLevel::Warning, &report.warnings);
+                    DocumentOutcome {
+                        status: OcdeStatus::Ok,
+                        path: Some(
+                            CString::new(path.to_string_lossy().into_owned()).unwrap_or_default(),
+                        ),
+                        error: CString::default(),
+                    }
+                }
+                Err(e) => {
+                    let status = OcdeStatus::from(e.kind);
+                    if first_error.is_none() || status == OcdeStatus::Aborted {
+                        first_error = Some(e.clone());
+                    }
+                    DocumentOutcome {
+                        status,
+                        path: None,
+                        error: super::boundary::c_string(&e.message),
+                    }
+                }
+            });
+        }
+        if !out_results.is_null() {
+            *out_results = Box::into_raw(Box::new(OcdeDownloadResults { items }));
+        }
+        match first_error {
+            None => Ok(OcdeStatus::Ok),
+            Some(e) => Err(e),
+        }
+    })
+}
+
+/// Number of documents in `results` (0 for NULL).
+///
+/// # Safety
+/// `results` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn ocde_download_results_count(results: *const OcdeDownloadResults) -> usize {
+    super::boundary::guard_value(0, || results.as_ref().map_or(0, |r| r.items.len()))
+}
+
+/// The status of document `index` (`OCDE_STATUS_INVALID_ARGUMENT` for NULL or out of range).
+///
+/// # Safety
+/// `results` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn ocde_download_results_status(
+    results: *const OcdeDownloadResults,
+    index: usize,
+) -> OcdeStatus {
+    super::boundary::guard_value(OcdeStatus::Internal, || {
+        results
+            .as_ref()
+            .and_then(|r| r.items.get(index))
+            .map_or(OcdeStatus::InvalidArgument, |i| i.status)
+    })
+}
+
+/// The path written for document `index` (UTF-8), or NULL if it failed (or NULL/out of range).
+/// Borrowed; valid until `ocde_download_results_free`.
+///
+/// # Safety
+/// `results` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn ocde_download_results_path(
+    results: *const OcdeDownloadResults,
+    index: usize,
+) -> *const c_char {
+    super::boundary::guard_value(std::ptr::null(), || {
+        results
+            .as_ref()
+            .and_then(|r| r.items.get(index))
+            .and_then(|i| i.path.as_ref())
+            .map_or(std::ptr::null(), |p| p.as_ptr())
+    })
+}
+
+/// Why document `index` failed, like `ocde_last_error` ("" when it succeeded; NULL for
+/// NULL/out of range). Borrowed; valid until `ocde_download_results_free`.
+///
+/// # Safety
+/// `results` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn ocde_download_results_error(
+    results: *const OcdeDownloadResults,
+    index: usize,
+) -> *const c_char {
+    super::boundary::guard_value(std::ptr::null(), || {
+        results
+            .as_ref()
+            .and_then(|r| r.items.get(index))
+            .map_or(std::ptr::null(), |i| i.error.as_ptr())
+    })
+}
+
+/// Frees results. NULL is a no-op.
+///
+/// # Safety
+/// `results` is NULL or results not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn ocde_download_results_free(results: *mut OcdeDownloadResults) {
+    if !results.is_null() {
+        super::boundary::guard_value((), || drop(Box::from_raw(results)));
+    }
+}

@@ -262,6 +262,12 @@ pub struct SimConfig {
     /// The selections answer (generated or [`SimConfig::selection_body`]) announces its full
     /// `Content-Length` but sends only the first half (rounded down), then closes. Default false.
     pub truncate_selection_body: bool,
+    /// `Some(base)`: the download endpoint's redirects (the 303/302/307/301/308 modes, which
+    /// otherwise point to the simulator's own storage `/blob/<id>?…`) point to
+    /// `{base}/{document_id}` instead (id percent-encoded, one `/` between them), e.g. a static
+    /// file server such as nginx for benchmarks. Nothing else changes: the simulator never
+    /// contacts that server. Default `None`.
+    pub external_storage: Option<String>,
 }
 
 impl Default for SimConfig {
@@ -280,6 +286,7 @@ impl Default for SimConfig {
             range_mode: RangeMode::Honour,
             selection_body: None,
             truncate_selection_body: false,
+            external_storage: None,
         }
     }
 }
@@ -889,6 +896,60 @@ fn serve_connection(mut stream: TcpStream, origin: Origin, shared: &Shared) {
             },
             outcome,
             started.elapsed().as_millis()
+        );
+    }
+}
+
+#[cfg(test)]
+mod external_storage_tests {
+    use super::*;
+
+    fn download_location(config: SimConfig, id: &str) -> (u16, Option<String>) {
+        let sim = Simulator::start(config).expect("start");
+        let url = url::Url::parse(&format!(
+            "{}/documents/{id}/versions/1/download",
+            sim.documents_api_url()
+        ))
+        .expect("url");
+        let r = http::raw_get(&url, &[]).expect("GET");
+        (r.status, r.header("Location").map(str::to_string))
+    }
+
+    #[test]
+    fn external_storage_replaces_the_storage_in_redirects() {
+        let docs = vec![SimDocument::zeros("big-1", "big.bin", 5_000_000_000)];
+        let (status, location) = download_location(
+            SimConfig {
+                documents: docs.clone(),
+                external_storage: Some("http://127.0.0.1:9/files/".into()),
+                ..SimConfig::default()
+            },
+            "big-1",
+        );
+        assert_eq!(status, 303);
+        assert_eq!(location.as_deref(), Some("http://127.0.0.1:9/files/big-1"));
+
+        let (status, location) = download_location(
+            SimConfig {
+                documents: docs,
+                download_mode: DownloadMode::Found302,
+                external_storage: Some("https://127.0.0.1:9".into()),
+                ..SimConfig::default()
+            },
+            "big-1",
+        );
+        assert_eq!(status, 302);
+        assert_eq!(location.as_deref(), Some("https://127.0.0.1:9/big-1"));
+    }
+
+    #[test]
+    fn without_external_storage_redirects_go_to_the_own_storage() {
+        let (status, location) = download_location(SimConfig::default(), "doc-3");
+        assert_eq!(status, 303);
+        let location = location.expect("Location");
+        assert!(
+            location.contains("/blob/doc-3?") && location.ends_with(STORAGE_QUERY),
+            "{location}"
         );
     }
 }

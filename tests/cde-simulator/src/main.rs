@@ -6,12 +6,18 @@
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
-use cde_simulator::{pseudo_random_bytes, DownloadMode, Fault, SimConfig, Simulator};
+use cde_simulator::{pseudo_random_bytes, DownloadMode, Fault, SimConfig, SimDocument, Simulator};
 
 const USAGE: &str = "usage: cde-simulator [--cde-port P] [--storage-port Q] [--token T] \
 [--download 303|302|307|200] [--legacy-callback] [--omit-document-id] [--omit-server-context] \
 [--xhr-callback] [--selected-documents-on-storage] [--ignore-stdin] [--quiet]
 [--reference-dir DIR] [--throttle BYTES_PER_SEC] [--document-size ID=BYTES]
+[--documents ID:FILE_NAME:BYTES[,ID:FILE_NAME:BYTES…]] [--external-storage BASE_URL]
+
+--documents replaces the default documents with zero-filled ones that are never held in memory
+(give it before --throttle and --document-size, which change the documents listed so far).
+--external-storage makes the download endpoint redirect to BASE_URL/<document_id> (e.g. a static
+file server) instead of the simulator's own storage.
 
 Runs until stdin is closed (pipe or fifo), or until killed with --ignore-stdin.";
 
@@ -92,10 +98,40 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
                     .ok_or_else(|| format!("no document {id:?}"))?;
                 doc.content = pseudo_random_bytes(id, size);
             }
+            "--documents" => o.config.documents = parse_documents(&value("--documents")?)?,
+            "--external-storage" => {
+                let v = value("--external-storage")?;
+                match url::Url::parse(&v) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => {}
+                    _ => return Err(format!("bad --external-storage {v:?} (an http(s) URL)")),
+                }
+                o.config.external_storage = Some(v);
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
     Ok(o)
+}
+
+/// `id:file_name:bytes[,id:file_name:bytes…]`: zero-filled documents ([`SimDocument::zeros`],
+/// never allocated). The id is up to the first `:`, the size after the last one, the file name is
+/// everything between (so it may contain `:`, not `,`).
+fn parse_documents(spec: &str) -> Result<Vec<SimDocument>, String> {
+    let mut docs: Vec<SimDocument> = Vec::new();
+    for entry in spec.split(',') {
+        let bad = || format!("bad --documents entry {entry:?} (ID:FILE_NAME:BYTES)");
+        let (id, rest) = entry.split_once(':').ok_or_else(bad)?;
+        let (file_name, size) = rest.rsplit_once(':').ok_or_else(bad)?;
+        if id.is_empty() || file_name.is_empty() {
+            return Err(bad());
+        }
+        let size: u64 = size.parse().map_err(|_| bad())?;
+        if docs.iter().any(|d| d.id == id) {
+            return Err(format!("--documents: duplicate id {id:?}"));
+        }
+        docs.push(SimDocument::zeros(id, file_name, size));
+    }
+    Ok(docs)
 }
 
 fn main() -> ExitCode {
@@ -173,4 +209,63 @@ fn main() -> ExitCode {
     let _ = writeln!(std::io::stderr(), "[cde-simulator] stdin closed, stopping");
     drop(sim);
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn documents_spec() {
+        let docs = parse_documents("big:big file.bin:1073741824,p:a:b.ifc:0").unwrap();
+        assert_eq!(docs.len(), 2);
+        assert_eq!(
+            (docs[0].id.as_str(), docs[0].file_name.as_str()),
+            ("big", "big file.bin")
+        );
+        assert_eq!(docs[0].fault, Some(Fault::VirtualZeros(1 << 30)));
+        assert!(docs[0].content.is_empty());
+        assert_eq!(
+            (docs[1].id.as_str(), docs[1].file_name.as_str()),
+            ("p", "a:b.ifc")
+        );
+        assert_eq!(docs[1].fault, Some(Fault::VirtualZeros(0)));
+        for bad in [
+            "",
+            "x",
+            "x:y",
+            ":y:1",
+            "x::1",
+            "x:y:-1",
+            "x:y:1G",
+            "x:y:1,x:z:2",
+            "x:y:1,",
+        ] {
+            assert!(parse_documents(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn external_storage_and_documents_flags() {
+        let o = parse_args(&args(&[
+            "--documents",
+            "d1:one.bin:10",
+            "--external-storage",
+            "http://127.0.0.1:8080/files",
+        ]))
+        .unwrap();
+        assert_eq!(o.config.documents.len(), 1);
+        assert_eq!(
+            o.config.external_storage.as_deref(),
+            Some("http://127.0.0.1:8080/files")
+        );
+        assert!(parse_args(&args(&["--external-storage", "ftp://x/"])).is_err());
+        assert!(parse_args(&args(&["--external-storage", "/files"])).is_err());
+        assert!(parse_args(&args(&["--external-storage"])).is_err());
+        assert_eq!(parse_args(&[]).unwrap().config.external_storage, None);
+    }
 }

@@ -103,13 +103,22 @@ pub(crate) fn selected_documents_url(sh: &Shared, selection: &str) -> String {
     }
 }
 
-/// The presigned storage URL of a document.
+/// The presigned storage URL of a document, or `{external_storage}/{id}` when
+/// [`SimConfig::external_storage`] is set.
 fn blob_url(sh: &Shared, doc: &SimDocument) -> String {
+    if let Some(base) = &sh.config.external_storage {
+        return external_blob_url(base, &doc.id);
+    }
     format!(
         "{}/blob/{}?{STORAGE_QUERY}",
         sh.storage_origin,
         percent_encode(&doc.id)
     )
+}
+
+/// `{base}/{id}` with the id percent-encoded and exactly one `/` between them.
+pub(crate) fn external_blob_url(base: &str, id: &str) -> String {
+    format!("{}/{}", base.trim_end_matches('/'), percent_encode(id))
 }
 
 /// The same-origin file URL of a document (`/files/<id>` on the CDE origin).
@@ -758,6 +767,18 @@ mod tests {
         ] {
             assert_eq!(open_range_start(other), None, "{other:?}");
         }
+    }
+
+    #[test]
+    fn external_storage_urls() {
+        assert_eq!(
+            external_blob_url("http://127.0.0.1:8080/files", "big-1"),
+            "http://127.0.0.1:8080/files/big-1"
+        );
+        assert_eq!(
+            external_blob_url("https://127.0.0.1:8443/", "a b"),
+            "https://127.0.0.1:8443/a%20b"
+        );
     }
 
     #[test]
