@@ -32,27 +32,6 @@ fn one_doc(fault: Option<Fault>) -> Vec<SimDocument> {
     }]
 }
 
-fn download_url(sim: &Simulator, id: &str) -> String {
-    format!(
-        "{}/documents/1.0/documents/{id}/versions/1/download",
-        sim.cde_origin()
-    )
-}
-
-/// Every request that carried our token went to the CDE origin's API, never elsewhere.
-fn assert_token_stayed_home(sim: &Simulator) {
-    for r in sim.requests() {
-        if r.authorization.is_some() {
-            assert_eq!(r.origin, Origin::Cde, "token sent to storage: {r:?}");
-            assert!(
-                r.path().starts_with("/documents/1.0/"),
-                "token sent to {}",
-                r.target
-            );
-        }
-    }
-}
-
 #[test]
 fn whole_flow_downloads_every_document_byte_exact_without_leaking_the_token() {
     for mode in [
@@ -206,11 +185,7 @@ fn a_303_on_the_same_origin_drops_the_token_and_a_307_keeps_it() {
         &mut Progress::default(),
     );
     assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
-    let file_hit = sim
-        .requests()
-        .into_iter()
-        .find(|r| r.path() == "/files/d")
-        .unwrap();
+    let file_hit = request_to(&sim, "/files/d");
     assert_eq!(
         file_hit.authorization, None,
         "303 must drop Authorization even on the same origin"
@@ -228,11 +203,7 @@ fn a_303_on_the_same_origin_drops_the_token_and_a_307_keeps_it() {
         &mut Progress::default(),
     );
     assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
-    let file_hit = sim
-        .requests()
-        .into_iter()
-        .find(|r| r.path() == "/files/d")
-        .unwrap();
+    let file_hit = request_to(&sim, "/files/d");
     assert_eq!(
         file_hit.authorization.as_deref(),
         Some(&*format!("Bearer {TOKEN}")),
@@ -682,11 +653,7 @@ fn a_dropped_token_never_comes_back() {
         &mut Progress::default(),
     );
     assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
-    let back = sim
-        .requests()
-        .into_iter()
-        .find(|r| r.path() == "/files/d")
-        .unwrap();
+    let back = request_to(&sim, "/files/d");
     assert_eq!(back.origin, Origin::Cde);
     assert_eq!(
         back.authorization, None,

@@ -45,21 +45,6 @@ fn start_sim(
     (sim, client)
 }
 
-fn url(sim: &Simulator, id: &str) -> String {
-    format!(
-        "{}/documents/1.0/documents/{id}/versions/1/download",
-        sim.cde_origin()
-    )
-}
-
-fn token_stayed_home(sim: &Simulator) {
-    for r in sim.requests() {
-        if r.authorization.is_some() {
-            assert_eq!(r.origin, Origin::Cde, "token sent to storage: {}", r.target);
-        }
-    }
-}
-
 /// Downloads `id` over an existing destination; returns status, message, final destination bytes
 /// and the folder listing.
 struct Outcome {
@@ -83,12 +68,17 @@ fn download(sim: &Simulator, client: &CClient, id: &str, expected: i64) -> Outco
             &mut log as *mut _ as *mut c_void,
         )
     };
-    let status = client.download_to_path(&url(sim, id), &dest, expected, &mut Progress::default());
+    let status = client.download_to_path(
+        &download_url(sim, id),
+        &dest,
+        expected,
+        &mut Progress::default(),
+    );
     let message = last_error();
     let http_status = ocde_last_http_status();
     unsafe { ocde_client_set_log_callback(client.0, None, std::ptr::null_mut()) };
     assert!(!message.contains(TOKEN), "token in the error: {message}");
-    token_stayed_home(sim);
+    assert_token_stayed_home(sim);
     Outcome {
         status,
         message,

@@ -358,3 +358,28 @@ pub fn registered_callback(sim: &Simulator) -> String {
         .unwrap()
         .to_string()
 }
+
+/// The download link the simulator gives document `id`.
+pub fn download_url(sim: &Simulator, id: &str) -> String {
+    format!(
+        "{}/documents/1.0/documents/{id}/versions/1/download",
+        sim.cde_origin()
+    )
+}
+
+/// Every request that carried a token went to the CDE origin, never to storage.
+pub fn assert_token_stayed_home(sim: &Simulator) {
+    for r in sim.requests() {
+        if r.authorization.is_some() {
+            assert_eq!(r.origin, Origin::Cde, "token sent to storage: {}", r.target);
+        }
+    }
+}
+
+/// The first request the simulator received on `path`.
+pub fn request_to(sim: &Simulator, path: &str) -> cde_simulator::LoggedRequest {
+    sim.requests()
+        .into_iter()
+        .find(|r| r.path() == path)
+        .unwrap_or_else(|| panic!("no request to {path}"))
+}
