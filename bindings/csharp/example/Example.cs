@@ -1,4 +1,5 @@
-// Lets the user pick documents in a CDE and downloads them, with a console progress display.
+// Lets the user pick documents in a CDE and downloads them (up to 4 at once), with a console progress
+// display. Exits 0 when every document was saved, 1 when any failed (the others are still saved).
 //
 //   OpenCde.Documents.Example <documents_api_url> <destination_folder> [--token T] [--auto-select]
 //
@@ -113,15 +114,20 @@ internal static class Example
                     return 3;
                 }
                 Console.WriteLine(selection.Documents.Count + " document(s) selected.");
-                foreach (CdeDocument doc in selection.Documents)
+                // Up to 4 at once; the progress shows all documents together.
+                var display = new ConsoleProgress(selection.Documents.Count + " document(s)");
+                SelectionDownloadResult downloaded = cde.DownloadSelectionAsync(selection, folder, 4, display, ct).GetAwaiter().GetResult();
+                display.Finish();
+                // A document that failed is a result, not an exception: the others are saved.
+                foreach (DocumentDownloadResult d in downloaded.Documents)
                 {
-                    var display = new ConsoleProgress(doc.FileName);
-                    string path = cde.DownloadDocumentAsync(doc, folder, display, ct).GetAwaiter().GetResult();
-                    display.Finish(path);
+                    Console.WriteLine(d.Succeeded
+                        ? "  " + d.Document.FileName + " -> " + d.Path
+                        : "  " + d.Document.FileName + ": FAILED (" + OcdeLibrary.GetStatusName(d.Status) + "): " + d.Error);
                 }
+                return downloaded.AllSucceeded ? 0 : 1;
             }
         }
-        return 0;
     }
 
     /// <summary>For the cde-simulator: load its page with ?auto=all in the background, like a browser.</summary>
@@ -151,9 +157,10 @@ internal static class Example
 
     /// <summary>
     /// Draws "name [#####.....]  45%  0.7 / 1.5 MB" on one line, at most ten times a second (the
-    /// library reports after every chunk, often thousands of times per file).
+    /// library reports after every chunk, often thousands of times per file). For a whole
+    /// selection it shows the bytes of all documents together.
     /// </summary>
-    private sealed class ConsoleProgress : IProgress<DownloadProgress>
+    private sealed class ConsoleProgress : IProgress<DownloadProgress>, IProgress<SelectionDownloadProgress>
     {
         private readonly string _name;
         private readonly bool _redirected;
@@ -190,14 +197,18 @@ internal static class Example
             Console.Write("\r" + Line(value));
         }
 
-        public void Finish(string path)
+        public void Report(SelectionDownloadProgress value)
+        {
+            Report(value.OverallProgress);
+        }
+
+        public void Finish()
         {
             if (!_redirected)
             {
                 Console.Write("\r" + Line(_last));
                 Console.WriteLine();
             }
-            Console.WriteLine("  -> " + path);
         }
 
         private string Line(DownloadProgress p)

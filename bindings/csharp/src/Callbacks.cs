@@ -12,6 +12,7 @@
 // (with its original stack trace) after the native call has returned.
 
 using System;
+using System.Collections.Generic;
 using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using System.Threading;
@@ -29,6 +30,27 @@ namespace OpenCde.Documents
 
         internal readonly IProgress<DownloadProgress> Progress;
         internal readonly CancellationToken CancellationToken;
+        internal ExceptionDispatchInfo Error;
+    }
+
+    /// <summary>State of one <c>ocde_download_selection</c> call, reached from its progress trampoline.</summary>
+    internal sealed class SelectionDownloadCall
+    {
+        internal SelectionDownloadCall(IReadOnlyList<CdeDocument> documents, IProgress<SelectionDownloadProgress> progress, CancellationToken cancellationToken)
+        {
+            Documents = documents;
+            Progress = progress;
+            CancellationToken = cancellationToken;
+            ThreadId = Thread.CurrentThread.ManagedThreadId;
+        }
+
+        internal readonly IReadOnlyList<CdeDocument> Documents;
+        internal readonly IProgress<SelectionDownloadProgress> Progress;
+        internal readonly CancellationToken CancellationToken;
+
+        /// <summary>The thread making the native call (the only one the progress callback runs on).</summary>
+        internal readonly int ThreadId;
+
         internal ExceptionDispatchInfo Error;
     }
 
@@ -57,6 +79,7 @@ namespace OpenCde.Documents
     internal static class Callbacks
     {
         internal static readonly OcdeProgressFn Progress = OnProgress;
+        internal static readonly OcdeSelectionProgressFn SelectionProgress = OnSelectionProgress;
         internal static readonly OcdeOpenUrlFn OpenUrl = OnOpenUrl;
         internal static readonly OcdeLogFn Log = OnLog;
 
@@ -111,6 +134,54 @@ namespace OpenCde.Documents
                     try
                     {
                         progress.Report(new DownloadProgress(receivedBytes, total));
+                    }
+                    finally
+                    {
+                        t_callbackDepth--;
+                    }
+                    // A progress handler may itself cancel the token: stop at once.
+                    if (call.CancellationToken.IsCancellationRequested)
+                    {
+                        return 1;
+                    }
+                }
+                return 0;
+            }
+            catch (Exception e)
+            {
+                if (call != null && call.Error == null)
+                {
+                    call.Error = ExceptionDispatchInfo.Capture(e);
+                }
+                return 1;
+            }
+        }
+
+        private static int OnSelectionProgress(IntPtr userData, UIntPtr index, ulong received, long total, ulong allReceived, long allTotal)
+        {
+            SelectionDownloadCall call = null;
+            try
+            {
+                call = (SelectionDownloadCall)GCHandle.FromIntPtr(userData).Target;
+                if (call.CancellationToken.IsCancellationRequested || t_logError != null)
+                {
+                    return 1;
+                }
+                IProgress<SelectionDownloadProgress> progress = call.Progress;
+                if (progress != null)
+                {
+                    ulong i = index.ToUInt64();
+                    CdeDocument document = i < (ulong)call.Documents.Count ? call.Documents[(int)i] : null;
+                    var value = new SelectionDownloadProgress(
+                        document,
+                        received > long.MaxValue ? long.MaxValue : (long)received,
+                        total < 0 ? -1 : total,
+                        allReceived > long.MaxValue ? long.MaxValue : (long)allReceived,
+                        allTotal < 0 ? -1 : allTotal);
+                    t_callbackDepth++;
+                    try
+                    {
+                        progress.Report(value);
                     }
                     finally
                     {

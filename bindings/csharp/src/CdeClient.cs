@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Collections.ObjectModel;
 using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using System.Threading;
@@ -26,6 +28,7 @@ namespace OpenCde.Documents
         private const uint PollSliceMs = 5000;
 
         private readonly ClientHandle _handle;
+        private int _disposed;
         private readonly object _logLock = new object();
         private LogRelay _logRelay;
 
@@ -162,6 +165,22 @@ namespace OpenCde.Documents
                 throw new ArgumentOutOfRangeException("maxRetries", "maxRetries must not be negative.");
             }
             Check(NativeMethods.ocde_client_set_retries(_handle, (uint)maxRetries, ToMs(baseDelay, "baseDelay")));
+        }
+
+        /// <summary>
+        /// Trusts exactly the certificates of <paramref name="pem"/> (PEM text with one or more
+        /// <c>-----BEGIN CERTIFICATE-----</c> blocks) as TLS root certificates for this client,
+        /// instead of the bundled Mozilla roots: for a company CA or a TLS-inspecting proxy. Null
+        /// goes back to the bundled roots. Applies to requests started afterwards.
+        /// </summary>
+        /// <exception cref="OcdeException">
+        /// The text holds no certificate, or a malformed one (<see cref="OcdeStatus.InvalidArgument"/>);
+        /// the roots in force are unchanged.
+        /// </exception>
+        public void SetRootCertificates(string pem)
+        {
+            ThrowIfDisposed();
+            Check(NativeMethods.ocde_client_set_root_certificates(_handle, Utf8.ToNative(pem, "pem")));
         }
 
         /// <summary>
@@ -354,9 +373,8 @@ namespace OpenCde.Documents
         /// <exception cref="OcdeException">The download failed.</exception>
         /// <exception cref="ObjectDisposedException">This client or the document's selection was disposed.</exception>
         /// <remarks>
-        /// Downloads of documents of one selection run one after another (the C library allows a
-        /// selection to be used by one thread at a time); for parallel downloads use
-        /// <see cref="DownloadToPathAsync(CdeDocument, string, IProgress{DownloadProgress}, CancellationToken)"/>.
+        /// Several downloads, of the same selection or not, may run at once. To download a whole
+        /// selection in parallel with one progress, use <see cref="DownloadSelectionAsync"/>.
         /// </remarks>
         public Task<string> DownloadDocumentAsync(
             CdeDocument document,
@@ -393,55 +411,251 @@ namespace OpenCde.Documents
             cancellationToken.ThrowIfCancellationRequested();
 
             Selection selection = document.Owner;
-            selection.Gate.Wait(cancellationToken);
+            selection.ThrowIfDisposed();
+            var call = new DownloadCall(progress, cancellationToken);
+            GCHandle cookie = GCHandle.Alloc(call);
+            IntPtr outPath = IntPtr.Zero;
+            OcdeStatus status;
+            OcdeException error = null;
             try
             {
-                selection.ThrowIfDisposed();
-                var call = new DownloadCall(progress, cancellationToken);
-                GCHandle cookie = GCHandle.Alloc(call);
-                IntPtr outPath = IntPtr.Zero;
-                OcdeStatus status;
-                OcdeException error = null;
+                Callbacks.BeginNativeCall();
+                // No lock: the C ABI allows concurrent downloads from one selection. The marshaller
+                // AddRefs both SafeHandles for the call, so a Dispose() racing with it on another
+                // thread defers the native free until the call has returned (and a Dispose() that
+                // came first makes the call throw ObjectDisposedException instead).
+                status = (OcdeStatus)NativeMethods.ocde_download_document(
+                    _handle,
+                    selection.Handle,
+                    new UIntPtr((uint)document.Index),
+                    dir,
+                    Callbacks.Progress,
+                    GCHandle.ToIntPtr(cookie),
+                    ref outPath);
+                if (status != OcdeStatus.Ok)
+                {
+                    error = OcdeException.FromLastError(status);
+                }
+            }
+            finally
+            {
+                cookie.Free();
+                GC.KeepAlive(this); // keeps the log relay alive during the call
+            }
+            string path = null;
+            if (status == OcdeStatus.Ok)
+            {
                 try
                 {
+                    path = Utf8.FromNative(outPath);
+                }
+                finally
+                {
+                    NativeMethods.ocde_string_free(outPath);
+                }
+            }
+            ThrowDownloadFailure(status, error, call, cancellationToken);
+            return path;
+        }
+
+        /// <summary>
+        /// Downloads every document of <paramref name="selection"/> into the existing folder
+        /// <paramref name="destinationDirectory"/>, with up to <paramref name="maxParallel"/>
+        /// transfers at once, each as <see cref="DownloadDocumentAsync"/> would (safe, unique names;
+        /// nothing left behind by a document that fails). Runs on a dedicated background thread.
+        /// </summary>
+        /// <param name="selection">A selection whose <see cref="SelectionResult.Outcome"/> is <see cref="SelectionOutcome.Selected"/>, not disposed.</param>
+        /// <param name="destinationDirectory">An existing folder.</param>
+        /// <param name="maxParallel">Transfers at once, at least 1 (values above 32 count as 32).</param>
+        /// <param name="progress">
+        /// Called synchronously, always on the one thread running this download (never on the
+        /// library's transfer threads), after every chunk of any document: keep it cheap. If it
+        /// throws, every transfer is aborted and the exception is rethrown to the caller.
+        /// </param>
+        /// <param name="cancellationToken">
+        /// Aborts every transfer. Besides stopping at the next chunk, it calls
+        /// <see cref="AbortAllDownloads"/> so that connection retries and their waits stop too, which
+        /// also aborts any other download running on this client at that moment.
+        /// </param>
+        /// <returns>
+        /// One <see cref="DocumentDownloadResult"/> per document. A document that failed (HTTP
+        /// error, network, disk, <see cref="AbortAllDownloads"/>) is a result, not an exception:
+        /// check <see cref="SelectionDownloadResult.AllSucceeded"/>.
+        /// </returns>
+        /// <exception cref="OperationCanceledException">
+        /// <paramref name="cancellationToken"/> was cancelled before every document was written. No
+        /// partial or temporary file is left; documents already complete at that moment stay in place.
+        /// </exception>
+        /// <exception cref="OcdeException">The downloads could not be started (e.g. <see cref="OcdeStatus.InvalidArgument"/>).</exception>
+        /// <exception cref="ObjectDisposedException">This client or the selection was disposed.</exception>
+        public Task<SelectionDownloadResult> DownloadSelectionAsync(
+            SelectionResult selection,
+            string destinationDirectory,
+            int maxParallel = 4,
+            IProgress<SelectionDownloadProgress> progress = null,
+            CancellationToken cancellationToken = default(CancellationToken))
+        {
+            ValidateSelection(selection, destinationDirectory, maxParallel);
+            return Task.Factory.StartNew(
+                () => DownloadSelection(selection, destinationDirectory, maxParallel, progress, cancellationToken),
+                cancellationToken,
+                TaskCreationOptions.LongRunning,
+                TaskScheduler.Default);
+        }
+
+        /// <summary>
+        /// The synchronous form of <see cref="DownloadSelectionAsync"/>: blocks the calling thread,
+        /// which is also the thread <paramref name="progress"/> is called on.
+        /// </summary>
+        public SelectionDownloadResult DownloadSelection(
+            SelectionResult selection,
+            string destinationDirectory,
+            int maxParallel = 4,
+            IProgress<SelectionDownloadProgress> progress = null,
+            CancellationToken cancellationToken = default(CancellationToken))
+        {
+            Selection native = ValidateSelection(selection, destinationDirectory, maxParallel);
+            Callbacks.ThrowIfInsideCallback();
+            byte[] dir = Utf8.ToNative(destinationDirectory, "destinationDirectory");
+            cancellationToken.ThrowIfCancellationRequested();
+
+            var call = new SelectionDownloadCall(selection.Documents, progress, cancellationToken);
+            GCHandle cookie = GCHandle.Alloc(call);
+            IntPtr results = IntPtr.Zero;
+            OcdeStatus status;
+            OcdeException error = null;
+            try
+            {
+                // The progress callback stops the transfers at their next chunk; aborting the
+                // client's downloads also wakes connection retries and their waits, where no chunk
+                // comes. Not from the calling thread itself (a progress handler cancelling the
+                // token): the trampoline returns non-zero right after the handler anyway. Disposing
+                // the registration waits for a running abort, which is safe after the call returned
+                // (AbortAllDownloads tolerates a disposed client).
+                using (cancellationToken.Register(
+                    state =>
+                    {
+                        var c = (SelectionDownloadCall)state;
+                        if (Thread.CurrentThread.ManagedThreadId != c.ThreadId)
+                        {
+                            AbortAllDownloads();
+                        }
+                    },
+                    call))
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
                     Callbacks.BeginNativeCall();
-                    status = (OcdeStatus)NativeMethods.ocde_download_document(
+                    status = (OcdeStatus)NativeMethods.ocde_download_selection(
                         _handle,
-                        selection.Handle,
-                        new UIntPtr((uint)document.Index),
+                        native.Handle,
                         dir,
-                        Callbacks.Progress,
+                        (uint)maxParallel,
+                        Callbacks.SelectionProgress,
                         GCHandle.ToIntPtr(cookie),
-                        ref outPath);
+                        ref results);
                     if (status != OcdeStatus.Ok)
                     {
                         error = OcdeException.FromLastError(status);
                     }
                 }
-                finally
-                {
-                    cookie.Free();
-                    GC.KeepAlive(this); // keeps the log relay alive during the call
-                }
-                string path = null;
-                if (status == OcdeStatus.Ok)
-                {
-                    try
-                    {
-                        path = Utf8.FromNative(outPath);
-                    }
-                    finally
-                    {
-                        NativeMethods.ocde_string_free(outPath);
-                    }
-                }
-                ThrowDownloadFailure(status, error, call, cancellationToken);
-                return path;
             }
             finally
             {
-                selection.Gate.Release();
+                cookie.Free();
+                GC.KeepAlive(this); // keeps the log relay alive during the call
             }
+            ExceptionDispatchInfo logError = Callbacks.TakeLogError();
+
+            // The results are written on OK, on per-document failures and on an abort (not for an
+            // invalid argument): read them whenever they are there, and always free them.
+            SelectionDownloadResult result = null;
+            OcdeException readError = null;
+            if (results != IntPtr.Zero)
+            {
+                try
+                {
+                    result = ReadResults(results, selection.Documents, status);
+                }
+                catch (OcdeException e)
+                {
+                    readError = e;
+                }
+                finally
+                {
+                    NativeMethods.ocde_download_results_free(results);
+                }
+            }
+
+            // In order of cause: user exception, cancellation, log handler, library error.
+            if (call.Error != null)
+            {
+                call.Error.Throw();
+            }
+            if (status == OcdeStatus.Aborted)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+            if (logError != null)
+            {
+                logError.Throw();
+            }
+            if (result == null)
+            {
+                throw readError ?? error ?? new OcdeException(OcdeStatus.Internal, "ocde_download_selection returned no results.", 0);
+            }
+            return result;
+        }
+
+        private Selection ValidateSelection(SelectionResult selection, string destinationDirectory, int maxParallel)
+        {
+            ThrowIfDisposed();
+            if (selection == null)
+            {
+                throw new ArgumentNullException("selection");
+            }
+            if (destinationDirectory == null)
+            {
+                throw new ArgumentNullException("destinationDirectory");
+            }
+            if (maxParallel < 1)
+            {
+                throw new ArgumentOutOfRangeException("maxParallel", "maxParallel must be at least 1.");
+            }
+            Selection native = selection.Selection;
+            if (native == null)
+            {
+                throw new ArgumentException("The selection holds no documents: its outcome is " + selection.Outcome + ".", "selection");
+            }
+            native.ThrowIfDisposed();
+            return native;
+        }
+
+        private static SelectionDownloadResult ReadResults(IntPtr results, IReadOnlyList<CdeDocument> documents, OcdeStatus status)
+        {
+            ulong count = NativeMethods.ocde_download_results_count(results).ToUInt64();
+            if (count != (ulong)documents.Count)
+            {
+                throw new OcdeException(OcdeStatus.Internal, "ocde_download_selection returned " + count + " results for " + documents.Count + " documents.", 0);
+            }
+            var items = new List<DocumentDownloadResult>(documents.Count);
+            for (int i = 0; i < documents.Count; i++)
+            {
+                var index = new UIntPtr((uint)i);
+                var itemStatus = (OcdeStatus)NativeMethods.ocde_download_results_status(results, index);
+                string path = Utf8.FromNative(NativeMethods.ocde_download_results_path(results, index));
+                string message = null;
+                if (itemStatus != OcdeStatus.Ok)
+                {
+                    path = null;
+                    message = Utf8.FromNative(NativeMethods.ocde_download_results_error(results, index));
+                    if (string.IsNullOrEmpty(message))
+                    {
+                        message = OcdeLibrary.ManagedStatusName(itemStatus);
+                    }
+                }
+                items.Add(new DocumentDownloadResult(documents[i], itemStatus, path, message));
+            }
+            return new SelectionDownloadResult(status, new ReadOnlyCollection<DocumentDownloadResult>(items));
         }
 
         /// <summary>
@@ -559,13 +773,16 @@ namespace OpenCde.Documents
         /// </summary>
         public void Dispose()
         {
+            // SafeHandle.IsClosed stays false (and the handle AddRef-able) while a call on another
+            // thread holds a reference: this flag makes new calls fail at once all the same.
+            Volatile.Write(ref _disposed, 1);
             _handle.Dispose();
         }
 
         /// <summary>True once <see cref="Dispose"/> was called.</summary>
         public bool IsDisposed
         {
-            get { return _handle.IsClosed; }
+            get { return Volatile.Read(ref _disposed) != 0 || _handle.IsClosed; }
         }
 
         internal ClientHandle Handle
@@ -575,7 +792,7 @@ namespace OpenCde.Documents
 
         private void ThrowIfDisposed()
         {
-            if (_handle.IsClosed)
+            if (IsDisposed)
             {
                 throw new ObjectDisposedException(typeof(CdeClient).FullName);
             }

@@ -24,6 +24,10 @@ namespace OpenCde.Documents
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     internal delegate int OcdeOpenUrlFn(IntPtr userData, IntPtr url);
 
+    // `index` is size_t; `total` and `allTotal` are -1 when unknown.
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate int OcdeSelectionProgressFn(IntPtr userData, UIntPtr index, ulong received, long total, ulong allReceived, long allTotal);
+
     // `level` is the C enum OcdeLogLevel, taken as int so that an unknown future value is harmless.
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     internal delegate void OcdeLogFn(IntPtr userData, int level, IntPtr message);
@@ -110,6 +114,9 @@ namespace OpenCde.Documents
         internal static extern void ocde_client_abort_downloads(ClientHandle client);
 
         [DllImport(LibraryName, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int ocde_client_set_root_certificates(ClientHandle client, byte[] pem);
+
+        [DllImport(LibraryName, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
         internal static extern int ocde_download_to_path(
             ClientHandle client,
             byte[] downloadUrl,
@@ -127,6 +134,37 @@ namespace OpenCde.Documents
             OcdeProgressFn progress,
             IntPtr userData,
             ref IntPtr outPath);
+
+        // `outResults` is written on OK and on per-document failures or an abort, not for an invalid
+        // argument: it is passed in as IntPtr.Zero, read whenever it is non-zero after the call and
+        // freed with ocde_download_results_free in the same method (a plain IntPtr, not a
+        // SafeHandle: it never outlives that try/finally).
+        [DllImport(LibraryName, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int ocde_download_selection(
+            ClientHandle client,
+            SelectionHandle selection,
+            byte[] destDir,
+            uint maxParallel,
+            OcdeSelectionProgressFn progress,
+            IntPtr userData,
+            ref IntPtr outResults);
+
+        [DllImport(LibraryName, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern UIntPtr ocde_download_results_count(IntPtr results);
+
+        [DllImport(LibraryName, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int ocde_download_results_status(IntPtr results, UIntPtr index);
+
+        // Borrowed from the results (valid until ocde_download_results_free); NULL if it failed.
+        [DllImport(LibraryName, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern IntPtr ocde_download_results_path(IntPtr results, UIntPtr index);
+
+        // Borrowed from the results; "" when the document succeeded.
+        [DllImport(LibraryName, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern IntPtr ocde_download_results_error(IntPtr results, UIntPtr index);
+
+        [DllImport(LibraryName, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern void ocde_download_results_free(IntPtr results);
 
         // Writes exactly structSize bytes (the host's sizeof), so a newer library with a larger
         // struct cannot write past this wrapper's buffer.

@@ -11,13 +11,17 @@ namespace OpenCde.Documents
     {
         private readonly SelectionHandle _handle;
 
+        // Set by Dispose. SafeHandle.IsClosed is not enough: while a call on another thread holds a
+        // reference, Dispose() leaves the handle open (and AddRef-able) until that call returns.
+        private int _disposed;
+
         internal Selection(SelectionHandle handle)
         {
             _handle = handle;
-            // The C ABI allows a selection to be used from one thread at a time (except abort), so
-            // downloads of documents of one selection take turns. SemaphoreSlim rather than lock:
-            // waiting for one's turn must itself be cancellable.
-            Gate = new SemaphoreSlim(1, 1);
+            // No lock around downloads: the C ABI lets ocde_download_document and
+            // ocde_download_selection (which take a const OcdeSelection *) run concurrently from
+            // several threads once the poll returned OK. Each P/Invoke AddRefs the SafeHandle, so
+            // Dispose() on another thread defers ocde_selection_free until they have all returned.
             Url = Utf8.FromNative(NativeMethods.ocde_selection_url(handle));
         }
 
@@ -26,18 +30,16 @@ namespace OpenCde.Documents
             get { return _handle; }
         }
 
-        internal SemaphoreSlim Gate { get; private set; }
-
         internal string Url { get; private set; }
 
         internal bool IsDisposed
         {
-            get { return _handle.IsClosed; }
+            get { return Volatile.Read(ref _disposed) != 0 || _handle.IsClosed; }
         }
 
         internal void ThrowIfDisposed()
         {
-            if (_handle.IsClosed)
+            if (IsDisposed)
             {
                 throw new ObjectDisposedException(typeof(SelectionResult).FullName, "The SelectionResult that owns this document was disposed.");
             }
@@ -109,7 +111,8 @@ namespace OpenCde.Documents
         public void Dispose()
         {
             // If a download is still running on another thread, SafeHandle defers
-            // ocde_selection_free until that call has returned.
+            // ocde_selection_free until that call has returned; new calls are refused from now on.
+            Volatile.Write(ref _disposed, 1);
             _handle.Dispose();
         }
     }

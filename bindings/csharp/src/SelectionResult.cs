@@ -17,8 +17,10 @@ namespace OpenCde.Documents
 
     /// <summary>
     /// The result of <see cref="CdeClient.SelectDocumentsAsync"/>. When documents were selected it
-    /// owns the native selection, which <see cref="CdeClient.DownloadDocumentAsync"/> needs:
-    /// dispose it when the downloads are done.
+    /// owns the native selection, which <see cref="CdeClient.DownloadDocumentAsync"/> and
+    /// <see cref="CdeClient.DownloadSelectionAsync"/> need: dispose it when the downloads are done
+    /// (disposing it while downloads still run is safe: the native selection is freed once they
+    /// have returned).
     /// </summary>
     public sealed class SelectionResult : IDisposable
     {
@@ -52,6 +54,12 @@ namespace OpenCde.Documents
 
         /// <summary>The CDE page the user was sent to.</summary>
         public string SelectionUrl { get; private set; }
+
+        /// <summary>The native selection; null unless <see cref="IsSelected"/>.</summary>
+        internal Selection Selection
+        {
+            get { return _selection; }
+        }
 
         /// <summary>Frees the native selection. Safe to call more than once.</summary>
         public void Dispose()

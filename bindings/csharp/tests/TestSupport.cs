@@ -6,6 +6,7 @@ using System.Diagnostics;
 using System.IO;
 using System.Linq;
 using System.Net;
+using System.Net.Sockets;
 using System.Reflection;
 using System.Text;
 using System.Threading;
@@ -216,6 +217,177 @@ namespace OpenCde.Documents.Tests
         private static string Quote(string arg)
         {
             return arg.IndexOfAny(new[] { ' ', '"', '\'' }) >= 0 ? "\"" + arg.Replace("\"", "\\\"") + "\"" : arg;
+        }
+    }
+
+    /// <summary>One answer of a <see cref="StorageServer"/>.</summary>
+    internal sealed class StorageReply
+    {
+        public int Status = 200;
+        public string Reason = "OK";
+        public byte[] Body = new byte[0];
+        public string[] Headers = new string[0];
+
+        public static StorageReply Bytes(byte[] body)
+        {
+            return new StorageReply { Body = body, Headers = new[] { "Content-Type: application/octet-stream" } };
+        }
+
+        public static StorageReply NotFound()
+        {
+            return new StorageReply { Status = 404, Reason = "Not Found", Body = Encoding.ASCII.GetBytes("no such blob"), Headers = new[] { "Content-Type: text/plain" } };
+        }
+
+        public static StorageReply Unavailable(int retryAfterSeconds)
+        {
+            return new StorageReply
+            {
+                Status = 503,
+                Reason = "Service Unavailable",
+                Body = Encoding.ASCII.GetBytes("temporarily unavailable"),
+                Headers = new[] { "Content-Type: text/plain", "Retry-After: " + retryAfterSeconds },
+            };
+        }
+    }
+
+    /// <summary>
+    /// A minimal HTTP/1.1 file server on 127.0.0.1 (one thread per connection, Connection: close),
+    /// used as the simulator's --external-storage: its download endpoint then redirects to
+    /// BaseUrl/&lt;document_id&gt;, and the handler decides each answer from the path ("/doc-1").
+    /// </summary>
+    internal sealed class StorageServer : IDisposable
+    {
+        private readonly TcpListener _listener;
+        private readonly Func<string, StorageReply> _handler;
+        private readonly List<string> _requests = new List<string>();
+        private readonly List<TcpClient> _open = new List<TcpClient>();
+        private volatile bool _stopped;
+
+        public StorageServer(Func<string, StorageReply> handler)
+        {
+            _handler = handler;
+            _listener = new TcpListener(IPAddress.Loopback, 0);
+            _listener.Start();
+            BaseUrl = "http://127.0.0.1:" + ((IPEndPoint)_listener.LocalEndpoint).Port;
+            var thread = new Thread(AcceptLoop) { IsBackground = true, Name = "storage-server" };
+            thread.Start();
+        }
+
+        public string BaseUrl { get; private set; }
+
+        /// <summary>"GET /doc-1" for every request so far.</summary>
+        public string[] Requests
+        {
+            get
+            {
+                lock (_requests)
+                {
+                    return _requests.ToArray();
+                }
+            }
+        }
+
+        private void AcceptLoop()
+        {
+            while (!_stopped)
+            {
+                TcpClient client;
+                try
+                {
+                    client = _listener.AcceptTcpClient();
+                }
+                catch (Exception)
+                {
+                    return; // stopped
+                }
+                lock (_open)
+                {
+                    _open.Add(client);
+                }
+                var thread = new Thread(() => Serve(client)) { IsBackground = true };
+                thread.Start();
+            }
+        }
+
+        private void Serve(TcpClient client)
+        {
+            try
+            {
+                NetworkStream stream = client.GetStream();
+                stream.ReadTimeout = 20000;
+                var head = new List<byte>();
+                int b;
+                while ((b = stream.ReadByte()) >= 0)
+                {
+                    head.Add((byte)b);
+                    int n = head.Count;
+                    if (n >= 4 && head[n - 4] == '\r' && head[n - 3] == '\n' && head[n - 2] == '\r' && head[n - 1] == '\n')
+                    {
+                        break;
+                    }
+                }
+                string firstLine = Encoding.ASCII.GetString(head.ToArray()).Split(new[] { "\r\n" }, StringSplitOptions.None)[0];
+                string[] parts = firstLine.Split(' ');
+                if (parts.Length < 2)
+                {
+                    return;
+                }
+                string method = parts[0];
+                string path = parts[1];
+                int query = path.IndexOf('?');
+                if (query >= 0)
+                {
+                    path = path.Substring(0, query);
+                }
+                lock (_requests)
+                {
+                    _requests.Add(method + " " + path);
+                }
+                StorageReply reply = _handler(path);
+                var answer = new StringBuilder();
+                answer.Append("HTTP/1.1 ").Append(reply.Status).Append(' ').Append(reply.Reason).Append("\r\n");
+                answer.Append("Content-Length: ").Append(reply.Body.Length).Append("\r\n");
+                answer.Append("Connection: close\r\n");
+                foreach (string header in reply.Headers)
+                {
+                    answer.Append(header).Append("\r\n");
+                }
+                answer.Append("\r\n");
+                byte[] bytes = Encoding.ASCII.GetBytes(answer.ToString());
+                stream.Write(bytes, 0, bytes.Length);
+                if (method != "HEAD")
+                {
+                    stream.Write(reply.Body, 0, reply.Body.Length);
+                }
+                stream.Flush();
+                client.Client.Shutdown(SocketShutdown.Send);
+            }
+            catch (Exception)
+            {
+                // the client went away (e.g. an aborted download)
+            }
+            finally
+            {
+                client.Close();
+                lock (_open)
+                {
+                    _open.Remove(client);
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            _stopped = true;
+            _listener.Stop();
+            lock (_open)
+            {
+                foreach (TcpClient client in _open)
+                {
+                    client.Close();
+                }
+                _open.Clear();
+            }
         }
     }
 

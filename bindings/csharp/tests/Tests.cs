@@ -13,7 +13,7 @@ using System.Threading.Tasks;
 
 namespace OpenCde.Documents.Tests
 {
-    internal static class Tests
+    internal static partial class Tests
     {
         private const string Token = "s3cr3t-Token_for-tests";
         private static readonly TimeSpan Long = TimeSpan.FromSeconds(60);
@@ -241,7 +241,7 @@ namespace OpenCde.Documents.Tests
             using (var cde = new CdeClient(sim.Url))
             using (SelectionResult result = SelectAll(cde))
             {
-                // Same selection: the wrapper serialises the native calls, callers need not care.
+                // Same selection: the C ABI allows concurrent downloads (see DownloadsOfOneSelectionOverlap).
                 string dir = TempDirs.Create("parallel-doc");
                 Task<string>[] byDocument = result.Documents.Select(d => cde.DownloadDocumentAsync(d, dir)).ToArray();
                 Assert.True(Task.WaitAll(byDocument, Long), "downloads did not finish");
