@@ -327,7 +327,18 @@ struct PartFile {
     /// `None` once closed: Windows neither renames nor removes a file that is still open.
     file: Option<File>,
     committed: bool,
+    /// Bytes appended so far (the file offset).
+    offset: u64,
+    /// Start of the first window whose write-back has not been started yet.
+    writeback_from: u64,
 }
+
+/// Write-back window: every time this much has been appended, the kernel is asked to start
+/// writing it to disk, and the window before it is waited for. The disk then works while the
+/// network delivers, instead of flushing the whole file in the final fsync (which cost 60% of
+/// a 1 GiB download before), and dirty memory stays bounded.
+#[cfg(target_os = "linux")]
+const WRITEBACK_WINDOW: u64 = 8 * 1024 * 1024;
 
 impl PartFile {
     fn create(dir: &Path, name: &str) -> Result<Self> {
@@ -343,6 +354,8 @@ impl PartFile {
             path,
             file: Some(file),
             committed: false,
+            offset: 0,
+            writeback_from: 0,
         })
     }
 
@@ -354,18 +367,64 @@ impl PartFile {
 
     /// Appends `bytes`; a chunk of zeros is skipped with a seek (a sparse hole, sized at commit).
     fn write(&mut self, bytes: &[u8]) -> Result<()> {
-        let path = self.path.clone();
-        let file = self.file()?;
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "temporary file already closed"))?;
         let result = if bytes.iter().all(|b| *b == 0) {
             file.seek(SeekFrom::Current(bytes.len() as i64)).map(|_| ())
         } else {
             file.write_all(bytes)
         };
-        result.map_err(|e| Error::io("writing", &path, &e))
+        result.map_err(|e| Error::io("writing", &self.path, &e))?;
+        self.offset += bytes.len() as u64;
+        self.start_writeback();
+        Ok(())
     }
+
+    /// Starts write-back of every full window appended so far and waits for the one before it
+    /// (Linux `sync_file_range`; elsewhere the final fsync does all the work).
+    #[cfg(target_os = "linux")]
+    fn start_writeback(&mut self) {
+        use std::os::unix::io::AsRawFd;
+        let Some(file) = self.file.as_ref() else {
+            return;
+        };
+        let fd = file.as_raw_fd();
+        while self.offset - self.writeback_from >= WRITEBACK_WINDOW {
+            let start = self.writeback_from;
+            // SAFETY: `fd` is the open temporary file; sync_file_range only reads the arguments.
+            // A failure (e.g. a file system without support) only loses the optimisation.
+            unsafe {
+                if start >= WRITEBACK_WINDOW {
+                    let wait = libc::SYNC_FILE_RANGE_WAIT_BEFORE
+                        | libc::SYNC_FILE_RANGE_WRITE
+                        | libc::SYNC_FILE_RANGE_WAIT_AFTER;
+                    libc::sync_file_range(
+                        fd,
+                        (start - WRITEBACK_WINDOW) as i64,
+                        WRITEBACK_WINDOW as i64,
+                        wait,
+                    );
+                }
+                libc::sync_file_range(
+                    fd,
+                    start as i64,
+                    WRITEBACK_WINDOW as i64,
+                    libc::SYNC_FILE_RANGE_WRITE,
+                );
+            }
+            self.writeback_from += WRITEBACK_WINDOW;
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn start_writeback(&mut self) {}
 
     /// Empties the file for a transfer that starts again from zero.
     fn restart(&mut self) -> Result<()> {
+        self.offset = 0;
+        self.writeback_from = 0;
         let path = self.path.clone();
         let file = self.file()?;
         file.set_len(0)
@@ -378,8 +437,12 @@ impl PartFile {
     fn commit(mut self, dest: &Path, len: u64) -> Result<()> {
         if let Some(mut file) = self.file.take() {
             let path = &self.path;
-            file.set_len(len)
-                .map_err(|e| Error::io("sizing", path, &e))?;
+            // A trailing run of zeros was skipped with a seek: give the file its length (only
+            // then: a needless truncate would dirty the inode once more before the fsync).
+            if file.metadata().map(|m| m.len()).ok() != Some(len) {
+                file.set_len(len)
+                    .map_err(|e| Error::io("sizing", path, &e))?;
+            }
             file.flush().map_err(|e| Error::io("flushing", path, &e))?;
             file.sync_all()
                 .map_err(|e| Error::io("syncing", path, &e))?;
