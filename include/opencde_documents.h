@@ -138,6 +138,17 @@ typedef struct OcdeDownloadResults OcdeDownloadResults;
 typedef struct OcdeSelection OcdeSelection;
 
 /**
+ * What a server offers, from `GET /foundation/versions` and `GET /foundation/1.0/auth`.
+ * Create with `ocde_server_discover`, free with `ocde_server_free`.
+ */
+typedef struct OcdeServer OcdeServer;
+
+/**
+ * A running sign-in. Same threading rules as `OcdeSelection`.
+ */
+typedef struct OcdeSignIn OcdeSignIn;
+
+/**
  * Receives log messages. Called only on the thread that called the library function, inside
  * that call. `message` is UTF-8, valid only during the call.
  */
@@ -260,6 +271,18 @@ typedef struct OcdeDocument {
    */
   const char *details_url;
 } OcdeDocument;
+
+/**
+ * Receives every new token set — after a sign-in and after every refresh — so the host can keep
+ * it in its own secure store. `refresh_token` is NULL when the server gave none;
+ * `expires_at_unix` is 0 when unknown. The strings are valid only during the call. Called on the
+ * thread that called the library, inside the call that obtained the tokens (also when the
+ * refresh happened on a worker thread of `ocde_download_selection`).
+ */
+typedef void (*OcdeTokensFn)(void *user_data,
+                             const char *access_token,
+                             const char *refresh_token,
+                             int64_t expires_at_unix);
 
 #ifdef __cplusplus
 extern "C" {
@@ -616,6 +639,178 @@ const char *ocde_selection_server_context(const struct OcdeSelection *selection)
  * `selection` is NULL or a live selection no other thread is using.
  */
 void ocde_selection_free(struct OcdeSelection *selection);
+
+/**
+ * Discovers the server at `server_url` (e.g. `"https://cde.example.com"`): the Documents API
+ * 1.0 base URL (`api_base_url`, or the default `{server}/documents/1.0`) and the OAuth2
+ * endpoints. A server without `/foundation/1.0/auth` is still discovered (no sign-in: the auth
+ * accessors return NULL). Uses default timeouts and the bundled TLS roots. On OK `*out_server`
+ * is the caller's, freed with `ocde_server_free`.
+ *
+ * # Safety
+ * `server_url` is NUL-terminated; `out_server` is writable.
+ */
+enum OcdeStatus ocde_server_discover(const char *server_url, struct OcdeServer **out_server);
+
+/**
+ * The Documents API base URL. Borrowed; valid until `ocde_server_free`. NULL only for NULL.
+ *
+ * # Safety
+ * `server` is NULL or live.
+ */
+const char *ocde_server_documents_api_url(const struct OcdeServer *server);
+
+/**
+ * `oauth2_auth_url`, or NULL when the server offers no sign-in. Borrowed, as above.
+ *
+ * # Safety
+ * `server` is NULL or live.
+ */
+const char *ocde_server_auth_url(const struct OcdeServer *server);
+
+/**
+ * `oauth2_token_url`, or NULL when the server offers no sign-in. Borrowed, as above.
+ *
+ * # Safety
+ * `server` is NULL or live.
+ */
+const char *ocde_server_token_url(const struct OcdeServer *server);
+
+/**
+ * `code_challenge_method` (`"S256"`, `"plain"`), or NULL when not given. Borrowed, as above.
+ *
+ * # Safety
+ * `server` is NULL or live.
+ */
+const char *ocde_server_code_challenge_method(const struct OcdeServer *server);
+
+/**
+ * 1 when `pkce_required` is true, else 0 (also for NULL or no sign-in).
+ *
+ * # Safety
+ * `server` is NULL or live.
+ */
+int32_t ocde_server_pkce_required(const struct OcdeServer *server);
+
+/**
+ * 1 when `http_basic_supported` is true, else 0.
+ *
+ * # Safety
+ * `server` is NULL or live.
+ */
+int32_t ocde_server_http_basic_supported(const struct OcdeServer *server);
+
+/**
+ * 1 when `supported_oauth2_flows` lists `flow` (e.g. `"authorization_code_grant"`), else 0.
+ *
+ * # Safety
+ * `server` is NULL or live; `flow` is NULL or NUL-terminated.
+ */
+int32_t ocde_server_supports_flow(const struct OcdeServer *server, const char *flow);
+
+/**
+ * Frees a server description. NULL is a no-op.
+ *
+ * # Safety
+ * `server` is NULL or live.
+ */
+void ocde_server_free(struct OcdeServer *server);
+
+/**
+ * Creates a client straight from a server URL: discovery, then a client for its Documents API
+ * that knows the server's sign-in endpoints (for `ocde_sign_in_start`, refresh and
+ * `ocde_client_current_user`). On OK `*out_client` is the caller's (`ocde_client_free`).
+ *
+ * # Safety
+ * `server_url` is NUL-terminated; `out_client` is writable.
+ */
+enum OcdeStatus ocde_client_new_for_server(const char *server_url, struct OcdeClient **out_client);
+
+/**
+ * Sets the application's OAuth2 `client_id` and, for a confidential client only, its
+ * `client_secret` (NULL for a public client; sent by HTTP Basic when the server supports it,
+ * else in the form body), and the callback told of new tokens (NULL: none). Strings are copied.
+ *
+ * # Safety
+ * `client` is live; strings NULL (where allowed) or NUL-terminated; `on_tokens` valid while set.
+ */
+enum OcdeStatus ocde_client_set_oauth(struct OcdeClient *client,
+                                      const char *client_id,
+                                      const char *client_secret,
+                                      OcdeTokensFn on_tokens,
+                                      void *user_data);
+
+/**
+ * Hands over a refresh token the host stored earlier (NULL forgets it): the next request
+ * refreshes first, so no browser is needed. The string is copied.
+ *
+ * # Safety
+ * `client` is live; `refresh_token` NULL or NUL-terminated.
+ */
+enum OcdeStatus ocde_client_set_refresh_token(struct OcdeClient *client, const char *refresh_token);
+
+/**
+ * Starts signing in with the authorization code grant and PKCE: binds a loopback listener
+ * (127.0.0.1, ephemeral port, random path, used as the exact `redirect_uri`), builds the
+ * authorization URL with a random `state`, and calls `open_url` with it on this thread (NULL:
+ * the system browser). The client needs the server's endpoints (`ocde_client_new_for_server`)
+ * and a client id (`ocde_client_set_oauth`). `expires_in_s` 0 means 600 s. On OK
+ * `*out_sign_in` is the caller's (`ocde_sign_in_free`).
+ *
+ * # Safety
+ * `client` is live; `out_sign_in` writable.
+ */
+enum OcdeStatus ocde_sign_in_start(struct OcdeClient *client,
+                                   uint32_t expires_in_s,
+                                   OcdeOpenUrlFn open_url,
+                                   void *user_data,
+                                   struct OcdeSignIn **out_sign_in);
+
+/**
+ * The authorization URL. Borrowed; valid until `ocde_sign_in_free`. NULL only for NULL.
+ *
+ * # Safety
+ * `sign_in` is NULL or live.
+ */
+const char *ocde_sign_in_url(const struct OcdeSignIn *sign_in);
+
+/**
+ * Waits up to `timeout_ms` for the browser's redirect without using CPU: `PENDING`; once it
+ * came, exchanges the code for tokens (code_verifier, exact redirect_uri), stores them on the
+ * client (the token callback is called inside this call) and returns OK. The user pressing Deny
+ * (`error=access_denied`) gives `USER_CANCELLED`; expiry `EXPIRED`; `ocde_sign_in_abort`
+ * `ABORTED`. A redirect with another `state` is refused and the wait goes on. The final status
+ * (or the exchange's error) is returned again by later calls; the port is free once it was.
+ *
+ * # Safety
+ * `sign_in` is live.
+ */
+enum OcdeStatus ocde_sign_in_poll(struct OcdeSignIn *sign_in, uint32_t timeout_ms);
+
+/**
+ * Aborts the sign-in from any thread (wakes a blocked poll). NULL is a no-op.
+ *
+ * # Safety
+ * `sign_in` is NULL or live and not being freed.
+ */
+void ocde_sign_in_abort(struct OcdeSignIn *sign_in);
+
+/**
+ * Frees a sign-in (stops its listener). NULL is a no-op.
+ *
+ * # Safety
+ * `sign_in` is NULL or live and unused by other threads.
+ */
+void ocde_sign_in_free(struct OcdeSignIn *sign_in);
+
+/**
+ * Who is signed in (`GET {foundation}/1.0/current-user`): on OK `*out_id` and `*out_name` (each
+ * may be NULL to skip) receive strings the caller frees with `ocde_string_free`.
+ *
+ * # Safety
+ * `client` is live; out pointers NULL or writable.
+ */
+enum OcdeStatus ocde_client_current_user(struct OcdeClient *client, char **out_id, char **out_name);
 
 #ifdef __cplusplus
 }  // extern "C"

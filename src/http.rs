@@ -92,6 +92,9 @@ pub enum Method<'a> {
     Get,
     /// POST with a JSON body; a redirect is an error.
     PostJson(&'a [u8]),
+    /// POST with an `application/x-www-form-urlencoded` body (OAuth2 token requests); a
+    /// redirect is an error.
+    PostForm(&'a [u8]),
 }
 
 /// Whom the bearer token may reach: exactly one origin (scheme, host, port).
@@ -218,7 +221,7 @@ impl Transport {
         loop {
             let result = self.send_following(method, url, credentials, headers);
             let wait = match (&result, method) {
-                (_, Method::PostJson(_)) => None,
+                (_, Method::PostJson(_) | Method::PostForm(_)) => None,
                 (Ok(answer), Method::Get) => is_retryable_status(answer.response.status().as_u16())
                     .then(|| retry_after(&answer.response)),
                 (Err(e), Method::Get) => (e.kind == ErrorKind::Network).then_some(None),
@@ -252,9 +255,7 @@ impl Transport {
                 .filter(|_| carry_token && url.origin() == *credentials.origin);
             let response = self.send_once(method, &url, token, headers)?;
             let status = response.status().as_u16();
-            if !matches!(status, 301 | 302 | 303 | 307 | 308)
-                || matches!(method, Method::PostJson(_))
-            {
+            if !matches!(status, 301 | 302 | 303 | 307 | 308) || !matches!(method, Method::Get) {
                 return Ok(Answer { response, url });
             }
             hops += 1;
@@ -296,11 +297,15 @@ impl Transport {
                 }
                 req.call()
             }
-            Method::PostJson(body) => {
+            Method::PostJson(body) | Method::PostForm(body) => {
+                let content_type = match method {
+                    Method::PostForm(_) => "application/x-www-form-urlencoded",
+                    _ => "application/json",
+                };
                 let mut req = self
                     .agent
                     .post(url.as_str())
-                    .header("Content-Type", "application/json");
+                    .header("Content-Type", content_type);
                 for (name, value) in headers {
                     req = req.header(*name, *value);
                 }
@@ -312,31 +317,18 @@ impl Transport {
         };
         result.map_err(|e| map_ureq_error(e, url))
     }
+}
 
-    /// GETs (or POSTs) JSON and returns the body of a 2xx answer, at most [`JSON_BODY_LIMIT`] bytes.
-    pub fn fetch_json(
-        &self,
-        method: Method<'_>,
-        url: &Url,
-        credentials: Credentials<'_>,
-        what: &str,
-    ) -> Result<Vec<u8>> {
-        let mut answer = self.send(
-            method,
-            url,
-            credentials,
-            &[("Accept", "application/json")],
-            &AbortToken::none(),
-        )?;
-        ensure_success(&mut answer, what)?;
-        answer
-            .response
-            .body_mut()
-            .with_config()
-            .limit(JSON_BODY_LIMIT)
-            .read_to_vec()
-            .map_err(|e| map_ureq_error(e, &answer.url).context(format!("reading the {what}")))
-    }
+/// Checks a JSON answer is 2xx and reads its body, at most [`JSON_BODY_LIMIT`] bytes.
+pub fn read_json_body(answer: &mut Answer, what: &str) -> Result<Vec<u8>> {
+    ensure_success(answer, what)?;
+    answer
+        .response
+        .body_mut()
+        .with_config()
+        .limit(JSON_BODY_LIMIT)
+        .read_to_vec()
+        .map_err(|e| map_ureq_error(e, &answer.url).context(format!("reading the {what}")))
 }
 
 /// Fails unless the answer is 2xx: 401/403 → Unauthorized, any other → Http, with the server's

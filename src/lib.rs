@@ -26,10 +26,12 @@ pub mod download;
 pub mod error;
 pub mod ffi;
 pub mod filename;
+pub mod foundation;
 pub mod fuzzing;
 pub mod http;
 pub mod listener;
 pub mod models;
+pub mod oauth;
 pub mod parallel;
 pub mod selection;
 

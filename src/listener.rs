@@ -27,6 +27,22 @@ pub enum CallbackOutcome {
     Selected(String),
     /// `user_cancelled_selection=true`.
     Cancelled,
+    /// OAuth2 redirect with `code` (and the expected `state`).
+    Authorized(String),
+    /// OAuth2 redirect with `error` (e.g. `access_denied`) and the expected `state`.
+    Denied(String),
+}
+
+/// What a listener waits for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallbackKind {
+    /// The Documents API selection callback.
+    Selection,
+    /// An OAuth2 authorization-code redirect carrying this `state`.
+    OAuth {
+        /// The random `state` sent in the authorization request; any other is refused.
+        state: String,
+    },
 }
 
 /// Why [`CallbackListener::wait`] returned.
@@ -77,8 +93,13 @@ const CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_CONNECTIONS: usize = 32;
 
 impl CallbackListener {
-    /// Binds `127.0.0.1:port` (0: an ephemeral port) and starts answering.
+    /// Binds `127.0.0.1:port` (0: an ephemeral port) and starts answering selection callbacks.
     pub fn bind(port: u16) -> Result<Self> {
+        Self::bind_for(port, CallbackKind::Selection)
+    }
+
+    /// Binds `127.0.0.1:port` (0: an ephemeral port) and starts answering callbacks of `kind`.
+    pub fn bind_for(port: u16, kind: CallbackKind) -> Result<Self> {
         let socket = TcpListener::bind(("127.0.0.1", port)).map_err(|e| {
             Error::new(
                 ErrorKind::Io,
@@ -97,7 +118,7 @@ impl CallbackListener {
             let (shared, path) = (shared.clone(), path.clone());
             std::thread::Builder::new()
                 .name("ocde-listen".into())
-                .spawn(move || accept_loop(socket, &shared, &path, addr.port()))
+                .spawn(move || accept_loop(socket, &shared, &path, addr.port(), &kind))
                 .map_err(|e| {
                     Error::new(
                         ErrorKind::Internal,
@@ -191,7 +212,13 @@ impl Drop for CallbackListener {
     }
 }
 
-fn accept_loop(socket: TcpListener, shared: &Arc<Shared>, path: &str, port: u16) {
+fn accept_loop(
+    socket: TcpListener,
+    shared: &Arc<Shared>,
+    path: &str,
+    port: u16,
+    kind: &CallbackKind,
+) {
     // Connection threads are joined before this returns, so that no thread of ours outlives
     // `stop()` (a host may unload the library right after freeing the selection).
     let mut connections: Vec<(TcpStream, JoinHandle<()>)> = Vec::new();
@@ -211,10 +238,10 @@ fn accept_loop(socket: TcpListener, shared: &Arc<Shared>, path: &str, port: u16)
         let Ok(handle) = stream.try_clone() else {
             continue;
         };
-        let (shared, path) = (shared.clone(), path.to_string());
+        let (shared, path, kind) = (shared.clone(), path.to_string(), kind.clone());
         let spawned = std::thread::Builder::new()
             .name("ocde-conn".into())
-            .spawn(move || handle_connection(stream, &shared, &path, port));
+            .spawn(move || handle_connection(stream, &shared, &path, port, &kind));
         match spawned {
             Ok(thread) => connections.push((handle, thread)),
             Err(_) => std::thread::sleep(Duration::from_millis(10)),
@@ -239,6 +266,18 @@ pub enum Verdict {
 
 /// Judges one request: method, `Host`, exact path, then the query.
 pub fn judge(method: &str, target: &str, host: Option<&str>, path: &str, port: u16) -> Verdict {
+    judge_for(&CallbackKind::Selection, method, target, host, path, port)
+}
+
+/// Judges one request for a listener waiting for `kind`.
+pub fn judge_for(
+    kind: &CallbackKind,
+    method: &str,
+    target: &str,
+    host: Option<&str>,
+    path: &str,
+    port: u16,
+) -> Verdict {
     if method != "GET" {
         return Verdict::Refuse(405, "Method Not Allowed");
     }
@@ -253,10 +292,33 @@ pub fn judge(method: &str, target: &str, host: Option<&str>, path: &str, port: u
     if req_path != path {
         return Verdict::Refuse(404, "Not Found");
     }
-    match parse_callback_query(query) {
+    let outcome = match kind {
+        CallbackKind::Selection => parse_callback_query(query),
+        CallbackKind::OAuth { state } => parse_oauth_query(query, state),
+    };
+    match outcome {
         Some(outcome) => Verdict::Accept(outcome),
         None => Verdict::Refuse(400, "Bad Request"),
     }
+}
+
+/// Reads an OAuth2 redirect query: `code` (or `error`) with exactly the expected `state`; any
+/// other state, or neither member, is refused (`None`).
+pub fn parse_oauth_query(query: &str, expected_state: &str) -> Option<CallbackOutcome> {
+    let (mut state, mut code, mut error) = (None, None, None);
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "state" => state = Some(value.into_owned()),
+            "code" if !value.is_empty() => code = Some(value.into_owned()),
+            "error" if !value.is_empty() => error = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    if state.as_deref() != Some(expected_state) {
+        return None;
+    }
+    code.map(CallbackOutcome::Authorized)
+        .or_else(|| error.map(CallbackOutcome::Denied))
 }
 
 /// Reads the callback query as `application/x-www-form-urlencoded` (split first, then decode each
@@ -358,7 +420,13 @@ fn read_head(stream: &mut TcpStream) -> Option<RequestHead> {
     parse_head(&buf[..end])
 }
 
-fn handle_connection(mut stream: TcpStream, shared: &Shared, path: &str, port: u16) {
+fn handle_connection(
+    mut stream: TcpStream,
+    shared: &Shared,
+    path: &str,
+    port: u16,
+    kind: &CallbackKind,
+) {
     let _ = stream.set_read_timeout(Some(CONNECTION_TIMEOUT));
     let _ = stream.set_write_timeout(Some(CONNECTION_TIMEOUT));
     let Some(head) = read_head(&mut stream) else {
@@ -373,7 +441,14 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared, path: &str, port: u
         return;
     };
     let head_only = head.method == "HEAD";
-    match judge(&head.method, &head.target, head.host.as_deref(), path, port) {
+    match judge_for(
+        kind,
+        &head.method,
+        &head.target,
+        head.host.as_deref(),
+        path,
+        port,
+    ) {
         Verdict::Accept(outcome) => {
             let page_for = {
                 let mut state = shared.lock();
@@ -387,6 +462,8 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared, path: &str, port: u
             let body = match page_for {
                 Some(CallbackOutcome::Cancelled) => CANCELLED_PAGE,
                 Some(CallbackOutcome::Selected(_)) => RECEIVED_PAGE,
+                Some(CallbackOutcome::Authorized(_)) => SIGNED_IN_PAGE,
+                Some(CallbackOutcome::Denied(_)) => SIGN_IN_DENIED_PAGE,
                 None => ABORTED_PAGE,
             };
             respond(
@@ -437,6 +514,11 @@ fn respond(
 const RECEIVED_PAGE: &str =
     "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Selection received</title></head>\
 <body><h1>Selection received</h1><p id=\"ocde-result\">Your selection reached the application. \
+You can close this tab.</p></body></html>";
+const SIGNED_IN_PAGE: &str = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Signed in</title></head>\
+<body><h1>Signed in</h1><p id=\"ocde-result\">The application is now signed in. You can close this tab.</p></body></html>";
+const SIGN_IN_DENIED_PAGE: &str = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Sign-in cancelled</title></head>\
+<body><h1>Sign-in cancelled</h1><p id=\"ocde-result\">The application was told that sign-in was cancelled. \
 You can close this tab.</p></body></html>";
 const CANCELLED_PAGE: &str = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Selection cancelled</title></head>\
 <body><h1>Selection cancelled</h1><p id=\"ocde-result\">The application was told that you cancelled. \
@@ -545,6 +627,53 @@ mod tests {
             Some(CallbackOutcome::Selected("http://h/s?id=5".into()))
         );
         assert_eq!(parse_callback_query(""), None);
+    }
+
+    #[test]
+    fn oauth_redirects_need_the_exact_state() {
+        let ok = parse_oauth_query("code=abc&state=s1", "s1");
+        assert_eq!(ok, Some(CallbackOutcome::Authorized("abc".into())));
+        assert_eq!(
+            parse_oauth_query("error=access_denied&state=s1", "s1"),
+            Some(CallbackOutcome::Denied("access_denied".into()))
+        );
+        assert_eq!(parse_oauth_query("code=abc&state=s2", "s1"), None);
+        assert_eq!(parse_oauth_query("code=abc", "s1"), None);
+        assert_eq!(parse_oauth_query("state=s1", "s1"), None);
+        let kind = CallbackKind::OAuth { state: "s1".into() };
+        assert_eq!(
+            judge_for(
+                &kind,
+                "GET",
+                &format!("{P}?code=c&state=bad"),
+                Some("127.0.0.1:5"),
+                P,
+                5
+            ),
+            Verdict::Refuse(400, "Bad Request")
+        );
+        // A selection callback is not a sign-in, and the other way round.
+        assert_eq!(
+            judge_for(
+                &kind,
+                "GET",
+                &format!("{P}?user_cancelled_selection=true"),
+                Some("127.0.0.1:5"),
+                P,
+                5
+            ),
+            Verdict::Refuse(400, "Bad Request")
+        );
+        assert_eq!(
+            judge(
+                "GET",
+                &format!("{P}?code=c&state=s1"),
+                Some("127.0.0.1:5"),
+                P,
+                5
+            ),
+            Verdict::Refuse(400, "Bad Request")
+        );
     }
 
     #[test]

@@ -126,6 +126,11 @@ impl SelectionSession {
         })
     }
 
+    /// The client this selection fetches with.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The CDE's selection page.
     pub fn select_documents_url(&self) -> &str {
         &self.select_documents_url
@@ -156,6 +161,13 @@ impl SelectionSession {
             WaitResult::Aborted => SelectionStatus::Aborted,
             WaitResult::Expired => SelectionStatus::Expired,
             WaitResult::Callback(CallbackOutcome::Cancelled) => SelectionStatus::UserCancelled,
+            WaitResult::Callback(CallbackOutcome::Authorized(_) | CallbackOutcome::Denied(_)) => {
+                // A selection listener never accepts these (`judge_for` with `Selection`).
+                return Err(Error::new(
+                    ErrorKind::Internal,
+                    "a sign-in redirect reached a selection listener",
+                ));
+            }
             WaitResult::Callback(CallbackOutcome::Selected(url)) => {
                 if lock(&self.listener).is_aborted() {
                     SelectionStatus::Aborted

@@ -40,6 +40,14 @@ pub struct OcdeClient {
 }
 
 impl OcdeClient {
+    /// Wraps a core client.
+    pub(crate) fn wrap(client: Client) -> OcdeClient {
+        OcdeClient {
+            client,
+            log: Mutex::new(None),
+        }
+    }
+
     /// Sends `messages` to the host's log callback, if one is set (on the calling thread).
     pub(crate) fn log(&self, level: OcdeLogLevel, messages: &[String]) {
         // Copy the sink out: the host's function runs without our lock held, so it may call

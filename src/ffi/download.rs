@@ -48,7 +48,7 @@ pub unsafe extern "C" fn ocde_download_to_path(
     progress: OcdeProgressFn,
     user_data: *mut c_void,
 ) -> OcdeStatus {
-    guard(|| {
+    let status = guard(|| {
         let c = handle_arg(client, "client")?;
         let url = str_arg(download_url, "download_url")?;
         let dest = str_arg(dest_path, "dest_path")?;
@@ -59,7 +59,11 @@ pub unsafe extern "C" fn ocde_download_to_path(
             .download_to_path(url, Path::new(dest), expected, &mut progress)?;
         c.log(OcdeLogLevel::Warning, &report.warnings);
         Ok(OcdeStatus::Ok)
-    })
+    });
+    if let Some(c) = (client as *const OcdeClient).as_ref() {
+        super::boundary::guard_value((), || c.client.deliver_token_events());
+    }
+    status
 }
 
 /// Downloads document `index` of a selection (after `ocde_selection_poll` returned OK) into the
@@ -80,7 +84,7 @@ pub unsafe extern "C" fn ocde_download_document(
     user_data: *mut c_void,
     out_path: *mut *mut c_char,
 ) -> OcdeStatus {
-    guard(|| {
+    let status = guard(|| {
         let c = handle_arg(client, "client")?;
         let s = handle_arg(selection, "selection")?;
         let dir = str_arg(dest_dir, "dest_dir")?;
@@ -94,7 +98,11 @@ pub unsafe extern "C" fn ocde_download_document(
             *out_path = text.into_raw();
         }
         Ok(OcdeStatus::Ok)
-    })
+    });
+    if let Some(c) = (client as *const OcdeClient).as_ref() {
+        super::boundary::guard_value((), || c.client.deliver_token_events());
+    }
+    status
 }
 
 /// Progress of `ocde_download_selection`: document `index` has `received` of `total` bytes
@@ -152,7 +160,7 @@ pub unsafe extern "C" fn ocde_download_selection(
     user_data: *mut c_void,
     out_results: *mut *mut OcdeDownloadResults,
 ) -> OcdeStatus {
-    guard(|| {
+    let status = guard(|| {
         let c = handle_arg(client, "client")?;
         let s = handle_arg(selection, "selection")?;
         let dir = str_arg(dest_dir, "dest_dir")?;
@@ -210,7 +218,11 @@ pub unsafe extern "C" fn ocde_download_selection(
             None => Ok(OcdeStatus::Ok),
             Some(e) => Err(e),
         }
-    })
+    });
+    if let Some(c) = (client as *const OcdeClient).as_ref() {
+        super::boundary::guard_value((), || c.client.deliver_token_events());
+    }
+    status
 }
 
 /// Number of documents in `results` (0 for NULL).

@@ -5,6 +5,7 @@ pub mod boundary;
 pub mod client;
 pub mod download;
 pub mod selection;
+pub mod signin;
 
 use crate::error::ErrorKind;
 

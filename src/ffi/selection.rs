@@ -226,27 +226,11 @@ pub unsafe extern "C" fn ocde_selection_start(
     user_data: *mut c_void,
     out_selection: *mut *mut OcdeSelection,
 ) -> OcdeStatus {
-    guard(|| {
+    let status = guard(|| {
         let c = handle_arg(client, "client")?;
         let out = out_arg(out_selection, "out_selection")?;
         let opts = read_options(options)?;
-        let mut opener = |url: &str| -> Result<(), Error> {
-            match open_url {
-                None => crate::open_in_system_browser(url),
-                Some(f) => {
-                    let text = c_string(url);
-                    let rc = f(user_data, text.as_ptr());
-                    if rc == 0 {
-                        Ok(())
-                    } else {
-                        Err(Error::new(
-                            ErrorKind::Aborted,
-                            format!("open_url returned {rc}; selection not started"),
-                        ))
-                    }
-                }
-            }
-        };
+        let mut opener = |url: &str| open_with(open_url, user_data, url);
         let session = c.client.start_selection(&opts, &mut opener)?;
         let url = c_string(session.select_documents_url());
         *out = Box::into_raw(Box::new(OcdeSelection {
@@ -255,7 +239,35 @@ pub unsafe extern "C" fn ocde_selection_start(
             selected: OnceCell::new(),
         }));
         Ok(OcdeStatus::Ok)
-    })
+    });
+    if let Some(c) = (client as *const OcdeClient).as_ref() {
+        guard_value((), || c.client.deliver_token_events());
+    }
+    status
+}
+
+/// Opens `url` with the host's `open_url` (on this thread), or the system browser when NULL.
+pub(crate) fn open_with(
+    open_url: OcdeOpenUrlFn,
+    user_data: *mut c_void,
+    url: &str,
+) -> Result<(), Error> {
+    match open_url {
+        None => crate::open_in_system_browser(url),
+        Some(f) => {
+            let text = c_string(url);
+            // SAFETY: a host-provided function pointer, called on this thread as documented.
+            let rc = unsafe { f(user_data, text.as_ptr()) };
+            if rc == 0 {
+                Ok(())
+            } else {
+                Err(Error::new(
+                    ErrorKind::Aborted,
+                    format!("open_url returned {rc}; nothing was started"),
+                ))
+            }
+        }
+    }
 }
 
 /// The CDE's selection page URL (`select_documents_url`), borrowed from the selection, valid until
@@ -285,7 +297,7 @@ pub unsafe extern "C" fn ocde_selection_poll(
     selection: *mut OcdeSelection,
     timeout_ms: u32,
 ) -> OcdeStatus {
-    guard(|| {
+    let status = guard(|| {
         // Shared access only: `ocde_selection_abort` may run concurrently on another thread.
         let s = handle_arg(selection as *const OcdeSelection, "selection")?;
         let status = s.session.poll(Duration::from_millis(timeout_ms.into()))?;
@@ -307,7 +319,11 @@ pub unsafe extern "C" fn ocde_selection_poll(
             SelectionStatus::Expired => OcdeStatus::Expired,
             SelectionStatus::Aborted => OcdeStatus::Aborted,
         })
-    })
+    });
+    if let Some(s) = (selection as *const OcdeSelection).as_ref() {
+        guard_value((), || s.session.client().deliver_token_events());
+    }
+    status
 }
 
 /// Aborts the selection: a `ocde_selection_poll` blocked on another thread returns
