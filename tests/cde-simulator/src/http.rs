@@ -951,6 +951,16 @@ fn try_parse_response(buf: &[u8], eof: bool) -> Result<Option<RawResponse>, Stri
 /// A minimal HTTP/1.1 GET over a fresh loopback connection (`Connection: close`), used to play the
 /// browser. Refuses anything that does not resolve to a loopback address.
 pub(crate) fn raw_get(url: &url::Url, headers: &[(&str, &str)]) -> Result<RawResponse, String> {
+    raw_request("GET", url, headers, None)
+}
+
+/// Like [`raw_get`] with any method and, when `body` is `Some`, that body with `Content-Length`.
+pub(crate) fn raw_request(
+    method: &str,
+    url: &url::Url,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Result<RawResponse, String> {
     if url.scheme() != "http" {
         return Err(format!("only http URLs can be browsed, got {url}"));
     }
@@ -977,13 +987,18 @@ pub(crate) fn raw_get(url: &url::Url, headers: &[(&str, &str)]) -> Result<RawRes
         target.push('?');
         target.push_str(q);
     }
-    let mut req = format!("GET {target} HTTP/1.1\r\nHost: {host_header}\r\n");
+    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: {host_header}\r\n");
     for (n, v) in headers {
         req.push_str(&format!("{n}: {v}\r\n"));
     }
+    if let Some(b) = body {
+        req.push_str(&format!("Content-Length: {}\r\n", b.len()));
+    }
     req.push_str("Connection: close\r\n\r\n");
+    let mut bytes = req.into_bytes();
+    bytes.extend_from_slice(body.unwrap_or(&[]));
     stream
-        .write_all(req.as_bytes())
+        .write_all(&bytes)
         .map_err(|e| format!("cannot send request to {url}: {e}"))?;
     let mut buf = Vec::new();
     let mut tmp = [0u8; 16 * 1024];

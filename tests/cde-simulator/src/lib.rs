@@ -28,6 +28,16 @@
 //! | `GET /documents/1.0/documents/<id>/versions/1/download` | redirect to storage, or bytes (auth) |
 //! | `GET /ui/documents/<id>` | an HTML details page |
 //! | `GET /files/<id>` | the document's bytes, no token (target of the `SameOrigin*` download modes) |
+//! | `GET /foundation/versions` | Foundation API versions: foundation and documents 1.0 (public) |
+//! | `GET /foundation/1.0/auth` | OAuth2 discovery (public; 404 with [`SimConfig::no_auth_endpoint`]) |
+//! | `GET /foundation/1.0/current-user` | `{"id":"user-1","name":"Ada Lovelace"}` (always needs a Bearer token) |
+//! | `GET /oauth/authorize?…` | sign-in page (`?auto=allow`, `?auto=deny` redirect at once); 400 page when invalid |
+//! | `POST /oauth/authorize` | the sign-in form (`request=…&decision=allow\|deny`): 302 to the loopback redirect URI |
+//! | `POST /oauth/token` | authorization code (PKCE) and refresh token grants |
+//!
+//! The CDE API endpoints that check [`SimConfig::required_token`] also accept the access tokens
+//! the token endpoint issued, until they expire ([`SimConfig::access_token_lifetime`]).
+//! [`Simulator::browse_sign_in`] plays the user on the sign-in page.
 //!
 //! Paths on the storage origin: `GET /blob/<id>?sv=2024-01-01&sig=ab%2Fcd%2Bef%3D` and, when
 //! [`SimConfig::selected_documents_on_storage`] is set, `GET /selections/<selection>?sv=…&sig=…`.
@@ -41,6 +51,7 @@
 #![warn(missing_docs)]
 
 mod http;
+mod oauth;
 mod routes;
 pub mod tls;
 
@@ -53,6 +64,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use http::{parse_query, percent_decode, percent_encode};
+pub use oauth::{
+    base64url_encode, basic_authorization, pkce_s256_challenge, CURRENT_USER_ID, CURRENT_USER_NAME,
+};
 
 /// The raw `sig` query value that the storage origin expects, byte for byte.
 /// A client that decodes or re-encodes the query of a presigned URL gets 403.
@@ -227,6 +241,22 @@ pub enum Fault {
     VirtualZeros(u64),
 }
 
+/// How the token endpoint treats HTTP Basic client authentication
+/// (`Authorization: Basic base64(client_id:client_secret)`, RFC 6749 §2.3.1).
+/// `GET /foundation/1.0/auth` announces `http_basic_supported: true` unless `Refused`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum BasicMode {
+    /// The secret may come by HTTP Basic or as `client_secret` in the body (not both at once).
+    #[default]
+    Either,
+    /// With a [`SimConfig::oauth_client_secret`], the secret must come by HTTP Basic; a
+    /// `client_secret` in the body answers 401 `invalid_client`.
+    Required,
+    /// HTTP Basic answers 401 `invalid_client` (even for a public client); credentials go in the
+    /// body only.
+    Refused,
+}
+
 /// How the simulator behaves.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
@@ -268,6 +298,34 @@ pub struct SimConfig {
     /// file server such as nginx for benchmarks. Nothing else changes: the simulator never
     /// contacts that server. Default `None`.
     pub external_storage: Option<String>,
+    /// `GET /foundation/versions` lists the documents API without `api_base_url`. Default false.
+    pub omit_api_base_url: bool,
+    /// `GET /foundation/1.0/auth` answers 404 `{"message": …}` (a server without OAuth
+    /// discovery). Default false.
+    pub no_auth_endpoint: bool,
+    /// The only client id the OAuth server knows. Default `"ocde-test-client"`.
+    pub oauth_client_id: String,
+    /// `Some(secret)`: a confidential client; token requests must authenticate with this secret
+    /// (by HTTP Basic or `client_secret`, see [`SimConfig::oauth_basic`]). `None` (default): a
+    /// public client, identified by `client_id` only; a non-empty secret answers 401.
+    pub oauth_client_secret: Option<String>,
+    /// Where the token endpoint accepts the client secret. Default [`BasicMode::Either`].
+    pub oauth_basic: BasicMode,
+    /// The authorization endpoint requires a `code_challenge` (announced as `pkce_required`).
+    /// Default true.
+    pub pkce_required: bool,
+    /// The authorization endpoint also accepts `code_challenge_method=plain` (and a challenge
+    /// without a method, which RFC 7636 says is plain). Default false: S256 only.
+    pub pkce_method_plain: bool,
+    /// How long an authorization code can be exchanged, in seconds. Default 60.
+    pub oauth_code_lifetime: u64,
+    /// How long an issued access token is accepted, in seconds (the `expires_in` answered).
+    /// Default 3600.
+    pub access_token_lifetime: u64,
+    /// The token endpoint answers 201 instead of 200. Default false.
+    pub token_status_201: bool,
+    /// The token endpoint sends `expires_in` as a string (`"3600"`). Default false.
+    pub expires_in_as_string: bool,
 }
 
 impl Default for SimConfig {
@@ -287,6 +345,17 @@ impl Default for SimConfig {
             selection_body: None,
             truncate_selection_body: false,
             external_storage: None,
+            omit_api_base_url: false,
+            no_auth_endpoint: false,
+            oauth_client_id: "ocde-test-client".to_string(),
+            oauth_client_secret: None,
+            oauth_basic: BasicMode::Either,
+            pkce_required: true,
+            pkce_method_plain: false,
+            oauth_code_lifetime: 60,
+            access_token_lifetime: 3600,
+            token_status_201: false,
+            expires_in_as_string: false,
         }
     }
 }
@@ -423,6 +492,8 @@ pub(crate) struct State {
     pub selections: HashMap<String, Selection>,
     /// Requests for each document's bytes (by id) that reached the serving code.
     pub byte_requests: HashMap<String, u32>,
+    /// Authorization requests, codes and tokens of the OAuth server.
+    pub oauth: oauth::OAuthState,
 }
 
 pub(crate) struct Shared {
@@ -604,6 +675,107 @@ impl Simulator {
             .map(|s| s.callback_url.clone())
     }
 
+    /// Makes every refresh token issued so far invalid: presenting one answers 400
+    /// `{"error":"invalid_grant"}`. Access tokens stay valid until they expire.
+    pub fn revoke_refresh_tokens(&self) {
+        self.shared.state().oauth.revoke_refresh_tokens();
+    }
+
+    /// Every access token the token endpoint has issued, in order (expired ones included).
+    pub fn issued_access_tokens(&self) -> Vec<String> {
+        self.shared.state().oauth.issued_access_tokens()
+    }
+
+    /// The form fields of every `POST /oauth/token`, in order, each as a JSON object of strings
+    /// (the first value of each name, as decoded; secrets and verifiers included, for tests to
+    /// check) plus `"basic_auth": true|false` (whether `Authorization: Basic …` came). Recorded
+    /// whatever the answer was.
+    pub fn token_requests(&self) -> Vec<serde_json::Value> {
+        self.shared.state().oauth.token_requests.clone()
+    }
+
+    /// Plays the user and the browser on the sign-in page: GET `authorize_url` (the
+    /// `/oauth/authorize?…` URL the client opens in a browser), press **Sign in** (`allow`) or
+    /// **Deny** by POSTing the page's form, take the 302 `Location` and GET it on the client's
+    /// loopback listener with browser headers (redirects from there are not followed). Returns
+    /// what the listener answered.
+    ///
+    /// An authorize URL that the server rejects (400 page) is an `Err` with the page's message;
+    /// only loopback addresses are ever contacted.
+    pub fn browse_sign_in(
+        &self,
+        authorize_url: &str,
+        allow: bool,
+    ) -> Result<BrowserOutcome, String> {
+        const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) cde-simulator-browser/1.0";
+        const NAV_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+        let nav_headers: [(&str, &str); 3] = [
+            ("User-Agent", UA),
+            ("Accept", NAV_ACCEPT),
+            ("Accept-Language", "en-US,en;q=0.9"),
+        ];
+        let page_url = url::Url::parse(authorize_url)
+            .map_err(|e| format!("authorize URL {authorize_url:?} is not a URL: {e}"))?;
+        let page = http::raw_get(&page_url, &nav_headers)?;
+        let page_html = String::from_utf8_lossy(&page.body).into_owned();
+        if page.status != 200 {
+            return Err(format!(
+                "the authorization endpoint answered {}: {}",
+                page.status,
+                html_text_of(&page_html, "<p id=\"error\">").unwrap_or(page_html.clone())
+            ));
+        }
+        let button = if allow {
+            "id=\"sign-in\""
+        } else {
+            "id=\"deny\""
+        };
+        let action = format!("action=\"{}\"", oauth::AUTHORIZE_PATH);
+        if !page_html.contains(button) || !page_html.contains(&action) {
+            return Err(format!(
+                "the sign-in page has no form with a {button} button"
+            ));
+        }
+        let request_id = html_text_of(&page_html, "name=\"request\" value=\"")
+            .and_then(|rest| rest.split('"').next().map(str::to_string))
+            .ok_or("the sign-in page has no request field")?;
+        let form_url = page_url
+            .join(oauth::AUTHORIZE_PATH)
+            .map_err(|e| format!("cannot resolve the form action against {page_url}: {e}"))?;
+        let body = format!(
+            "request={}&decision={}",
+            percent_encode(&request_id),
+            if allow { "allow" } else { "deny" }
+        );
+        let origin = page_url.origin().ascii_serialization();
+        let mut headers = nav_headers.to_vec();
+        headers.extend([
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Origin", origin.as_str()),
+            ("Referer", page_url.as_str()),
+        ]);
+        let r = http::raw_request("POST", &form_url, &headers, Some(body.as_bytes()))?;
+        if r.status != 302 {
+            return Err(format!(
+                "the sign-in form answered {} instead of 302: {}",
+                r.status,
+                String::from_utf8_lossy(&r.body)
+            ));
+        }
+        let location = r
+            .header("Location")
+            .ok_or("the sign-in form answered 302 without Location")?;
+        let cb_url = form_url
+            .join(location)
+            .map_err(|e| format!("bad Location {location:?}: {e}"))?;
+        let resp = http::raw_get(&cb_url, &nav_headers)?;
+        Ok(BrowserOutcome {
+            callback_url: cb_url.to_string(),
+            status: resp.status,
+            body: String::from_utf8_lossy(&resp.body).into_owned(),
+        })
+    }
+
     /// Plays the user and the browser: given a `select_documents_url`, does what they would do and
     /// returns what the browser ended on (the client's callback answer).
     ///
@@ -755,6 +927,13 @@ impl Simulator {
     }
 }
 
+/// What follows `marker` in `html` up to the next `<` (for reading the simulator's own pages).
+fn html_text_of(html: &str, marker: &str) -> Option<String> {
+    let start = html.find(marker)? + marker.len();
+    let rest = html.get(start..)?;
+    Some(rest.split('<').next().unwrap_or("").to_string())
+}
+
 /// The session id in a `…/ui/select/<session>` URL.
 fn session_of(select_documents_url: &str) -> Option<String> {
     let u = url::Url::parse(select_documents_url).ok()?;
@@ -822,6 +1001,16 @@ fn accept_loop(listener: TcpListener, origin: Origin, shared: Arc<Shared>) {
     }
 }
 
+/// Query parameters whose values never reach the stderr log: `*token*`, `*secret*`,
+/// `*verifier*`, `*password*` and `code` (any case).
+fn is_secret_name(name: &str) -> bool {
+    let k = name.to_ascii_lowercase();
+    ["token", "secret", "verifier", "password"]
+        .iter()
+        .any(|s| k.contains(s))
+        || k == "code"
+}
+
 fn redact_query(target: &str) -> String {
     let Some((path, query)) = target.split_once('?') else {
         return target.to_string();
@@ -829,7 +1018,7 @@ fn redact_query(target: &str) -> String {
     let parts: Vec<String> = query
         .split('&')
         .map(|p| match p.split_once('=') {
-            Some((k, _)) if k.to_ascii_lowercase().contains("token") => format!("{k}=<redacted>"),
+            Some((k, _)) if is_secret_name(k) => format!("{k}=<redacted>"),
             _ => p.to_string(),
         })
         .collect();

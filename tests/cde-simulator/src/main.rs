@@ -6,18 +6,25 @@
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
-use cde_simulator::{pseudo_random_bytes, DownloadMode, Fault, SimConfig, SimDocument, Simulator};
+use cde_simulator::{
+    pseudo_random_bytes, BasicMode, DownloadMode, Fault, SimConfig, SimDocument, Simulator,
+};
 
 const USAGE: &str = "usage: cde-simulator [--cde-port P] [--storage-port Q] [--token T] \
 [--download 303|302|307|200] [--legacy-callback] [--omit-document-id] [--omit-server-context] \
 [--xhr-callback] [--selected-documents-on-storage] [--ignore-stdin] [--quiet]
 [--reference-dir DIR] [--throttle BYTES_PER_SEC] [--document-size ID=BYTES]
 [--documents ID:FILE_NAME:BYTES[,ID:FILE_NAME:BYTES…]] [--external-storage BASE_URL]
+[--oauth-client-secret S] [--oauth-basic either|required|refused] [--access-token-lifetime SECS]
+[--token-status-201] [--expires-in-as-string] [--omit-api-base-url] [--no-auth-endpoint]
 
 --documents replaces the default documents with zero-filled ones that are never held in memory
 (give it before --throttle and --document-size, which change the documents listed so far).
 --external-storage makes the download endpoint redirect to BASE_URL/<document_id> (e.g. a static
 file server) instead of the simulator's own storage.
+The Foundation API (GET /foundation/versions, /foundation/1.0/auth, /foundation/1.0/current-user)
+and the OAuth2 server (/oauth/authorize, /oauth/token; client id ocde-test-client, PKCE S256) are on
+the CDE origin; access tokens it issues are accepted wherever --token is.
 
 Runs until stdin is closed (pipe or fifo), or until killed with --ignore-stdin.";
 
@@ -107,6 +114,32 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
                 }
                 o.config.external_storage = Some(v);
             }
+            "--oauth-client-secret" => {
+                o.config.oauth_client_secret = Some(value("--oauth-client-secret")?)
+            }
+            "--oauth-basic" => {
+                let v = value("--oauth-basic")?;
+                o.config.oauth_basic = match v.as_str() {
+                    "either" => BasicMode::Either,
+                    "required" => BasicMode::Required,
+                    "refused" => BasicMode::Refused,
+                    _ => {
+                        return Err(format!(
+                            "bad --oauth-basic {v:?} (either, required or refused)"
+                        ))
+                    }
+                };
+            }
+            "--access-token-lifetime" => {
+                let v = value("--access-token-lifetime")?;
+                o.config.access_token_lifetime = v
+                    .parse()
+                    .map_err(|_| format!("bad --access-token-lifetime {v:?} (seconds)"))?;
+            }
+            "--token-status-201" => o.config.token_status_201 = true,
+            "--expires-in-as-string" => o.config.expires_in_as_string = true,
+            "--omit-api-base-url" => o.config.omit_api_base_url = true,
+            "--no-auth-endpoint" => o.config.no_auth_endpoint = true,
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -267,5 +300,51 @@ mod tests {
         assert!(parse_args(&args(&["--external-storage", "/files"])).is_err());
         assert!(parse_args(&args(&["--external-storage"])).is_err());
         assert_eq!(parse_args(&[]).unwrap().config.external_storage, None);
+    }
+
+    #[test]
+    fn oauth_and_foundation_flags() {
+        let o = parse_args(&[]).unwrap().config;
+        assert_eq!(o.oauth_client_secret, None);
+        assert_eq!(o.oauth_basic, BasicMode::Either);
+        assert_eq!(o.access_token_lifetime, 3600);
+        assert!(!o.token_status_201 && !o.expires_in_as_string);
+        assert!(!o.omit_api_base_url && !o.no_auth_endpoint);
+
+        let o = parse_args(&args(&[
+            "--oauth-client-secret",
+            "s3cret",
+            "--oauth-basic",
+            "refused",
+            "--access-token-lifetime",
+            "5",
+            "--token-status-201",
+            "--expires-in-as-string",
+            "--omit-api-base-url",
+            "--no-auth-endpoint",
+        ]))
+        .unwrap()
+        .config;
+        assert_eq!(o.oauth_client_secret.as_deref(), Some("s3cret"));
+        assert_eq!(o.oauth_basic, BasicMode::Refused);
+        assert_eq!(o.access_token_lifetime, 5);
+        assert!(o.token_status_201 && o.expires_in_as_string);
+        assert!(o.omit_api_base_url && o.no_auth_endpoint);
+        for (mode, want) in [
+            ("either", BasicMode::Either),
+            ("required", BasicMode::Required),
+        ] {
+            let o = parse_args(&args(&["--oauth-basic", mode])).unwrap();
+            assert_eq!(o.config.oauth_basic, want);
+        }
+        for bad in [
+            &["--oauth-basic", "sometimes"][..],
+            &["--oauth-basic"],
+            &["--access-token-lifetime", "-1"],
+            &["--access-token-lifetime", "1h"],
+            &["--oauth-client-secret"],
+        ] {
+            assert!(parse_args(&args(bad)).is_err(), "{bad:?}");
+        }
     }
 }

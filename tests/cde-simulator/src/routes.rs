@@ -53,7 +53,7 @@ fn is_get(req: &Request) -> bool {
     req.method == "GET" || req.method == "HEAD"
 }
 
-fn html_page(status: u16, title: &str, body_html: &str) -> Response<'static> {
+pub(crate) fn html_page(status: u16, title: &str, body_html: &str) -> Response<'static> {
     Response::html(
         status,
         format!(
@@ -69,28 +69,11 @@ fn html_page(status: u16, title: &str, body_html: &str) -> Response<'static> {
     )
 }
 
-/// 401 unless the request carries `Authorization: Bearer <required token>`.
+/// 401 unless the request carries `Authorization: Bearer <t>`, `t` being the required token or an
+/// unexpired access token issued by the token endpoint (`None` when no token is required).
 fn check_auth(sh: &Shared, req: &Request) -> Option<Response<'static>> {
-    let required = sh.config.required_token.as_deref()?;
-    let fail = |msg: &str| {
-        Some(
-            Response::message(401, msg)
-                .with_header("WWW-Authenticate", "Bearer realm=\"cde-simulator\""),
-        )
-    };
-    let Some(value) = req.header("Authorization") else {
-        return fail("authentication required: no Authorization header");
-    };
-    match value.trim().split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
-            if token.trim() == required {
-                None
-            } else {
-                fail("invalid access token")
-            }
-        }
-        _ => fail("authentication required: Authorization is not a Bearer token"),
-    }
+    sh.config.required_token.as_deref()?;
+    crate::oauth::bearer_auth(sh, req)
 }
 
 /// The selected-documents URL for a selection id.
@@ -648,6 +631,8 @@ pub(crate) fn cde<'a>(sh: &'a Shared, req: &Request) -> Response<'a> {
     let s: Vec<&str> = segs.iter().map(String::as_str).collect();
     match s.as_slice() {
         ["documents", "1.0", rest @ ..] => api(sh, req, rest),
+        ["foundation", rest @ ..] => crate::oauth::foundation(sh, req, rest),
+        ["oauth", rest @ ..] => crate::oauth::oauth(sh, req, rest),
         ["ui", "select", session] if !session.is_empty() => ui_select(sh, req, session, None),
         ["ui", "select", session, action] if !session.is_empty() => {
             ui_select(sh, req, session, Some(action))

@@ -1,0 +1,470 @@
+//! Sign-in (issue "Sign-in: Foundation API discovery and OAuth2 authorization code with PKCE"):
+//! discovery, sign-in through the loopback listener, token refresh, current user — through the
+//! C ABI against the simulator's Foundation API and OAuth2 server.
+
+mod common;
+use common::*;
+use opencde_documents::ffi::client::OcdeClient;
+use opencde_documents::ffi::signin::*;
+use opencde_documents::ffi::{ocde_string_free, OcdeStatus};
+use std::ffi::{c_char, c_void, CStr};
+use std::time::Duration;
+
+const CLIENT_ID: &str = "ocde-test-client";
+
+#[derive(Default)]
+struct Tokens {
+    sets: Vec<(String, Option<String>, i64, std::thread::ThreadId)>,
+}
+
+unsafe extern "C" fn on_tokens(
+    user_data: *mut c_void,
+    access: *const c_char,
+    refresh: *const c_char,
+    expires_at: i64,
+) {
+    let t = &mut *(user_data as *mut Tokens);
+    let refresh =
+        (!refresh.is_null()).then(|| CStr::from_ptr(refresh).to_string_lossy().into_owned());
+    t.sets.push((
+        CStr::from_ptr(access).to_string_lossy().into_owned(),
+        refresh,
+        expires_at,
+        std::thread::current().id(),
+    ));
+}
+
+fn server_url(sim: &Simulator) -> String {
+    sim.cde_origin()
+}
+
+/// A client made from the server URL, with the OAuth client id and a token recorder.
+fn client_for(sim: &Simulator, secret: Option<&str>, tokens: &mut Tokens) -> CClient {
+    let mut raw: *mut OcdeClient = std::ptr::null_mut();
+    let status = unsafe { ocde_client_new_for_server(c(&server_url(sim)).as_ptr(), &mut raw) };
+    assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
+    let secret = secret.map(c);
+    let status = unsafe {
+        ocde_client_set_oauth(
+            raw,
+            c(CLIENT_ID).as_ptr(),
+            secret.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+            Some(on_tokens),
+            tokens as *mut Tokens as *mut c_void,
+        )
+    };
+    assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
+    CClient(raw)
+}
+
+struct SignIn(*mut OcdeSignIn);
+
+impl SignIn {
+    fn start(
+        client: &CClient,
+        expires_s: u32,
+        opener: &Opener,
+    ) -> Result<SignIn, (OcdeStatus, String)> {
+        let mut raw = std::ptr::null_mut();
+        let status = unsafe {
+            ocde_sign_in_start(
+                client.0,
+                expires_s,
+                Some(record_url),
+                opener as *const Opener as *mut c_void,
+                &mut raw,
+            )
+        };
+        if status == OcdeStatus::Ok {
+            Ok(SignIn(raw))
+        } else {
+            Err((status, last_error()))
+        }
+    }
+    fn url(&self) -> String {
+        unsafe { text(ocde_sign_in_url(self.0)) }.unwrap()
+    }
+    fn wait(&self) -> OcdeStatus {
+        for _ in 0..100 {
+            let s = unsafe { ocde_sign_in_poll(self.0, 200) };
+            if s != OcdeStatus::Pending {
+                return s;
+            }
+        }
+        OcdeStatus::Pending
+    }
+}
+
+impl Drop for SignIn {
+    fn drop(&mut self) {
+        unsafe { ocde_sign_in_free(self.0) }
+    }
+}
+
+unsafe extern "C" fn record_url(user_data: *mut c_void, url: *const c_char) -> i32 {
+    let o = &*(user_data as *const Opener);
+    o.urls.lock().unwrap().push((
+        CStr::from_ptr(url).to_string_lossy().into_owned(),
+        std::thread::current().id(),
+    ));
+    0
+}
+
+/// Signs in (the simulated browser presses "Sign in"); returns the sign-in handle.
+fn signed_in(sim: &Simulator, client: &CClient) -> SignIn {
+    let s = SignIn::start(client, 0, &Opener::new()).unwrap_or_else(|e| panic!("{e:?}"));
+    sim.browse_sign_in(&s.url(), true).unwrap();
+    assert_eq!(s.wait(), OcdeStatus::Ok, "{}", last_error());
+    s
+}
+
+fn protected(config: SimConfig) -> SimConfig {
+    // The CDE's API needs a token; only tokens issued by the simulator's OAuth server work.
+    SimConfig {
+        required_token: Some("not-known-to-the-client".into()),
+        ..config
+    }
+}
+
+#[test]
+fn discovery_reads_versions_and_auth() {
+    let sim = Simulator::start(SimConfig::default()).unwrap();
+    let mut server = std::ptr::null_mut();
+    assert_eq!(
+        unsafe { ocde_server_discover(c(&server_url(&sim)).as_ptr(), &mut server) },
+        OcdeStatus::Ok,
+        "{}",
+        last_error()
+    );
+    unsafe {
+        assert_eq!(
+            text(ocde_server_documents_api_url(server)).unwrap(),
+            sim.documents_api_url()
+        );
+        assert_eq!(
+            text(ocde_server_auth_url(server)).unwrap(),
+            format!("{}/oauth/authorize", sim.cde_origin())
+        );
+        assert_eq!(
+            text(ocde_server_token_url(server)).unwrap(),
+            format!("{}/oauth/token", sim.cde_origin())
+        );
+        assert_eq!(
+            text(ocde_server_code_challenge_method(server)).as_deref(),
+            Some("S256")
+        );
+        assert_eq!(ocde_server_pkce_required(server), 1);
+        assert_eq!(
+            ocde_server_supports_flow(server, c("authorization_code_grant").as_ptr()),
+            1
+        );
+        assert_eq!(
+            ocde_server_supports_flow(server, c("implicit_grant").as_ptr()),
+            0
+        );
+        ocde_server_free(server);
+    }
+}
+
+#[test]
+fn discovery_variants_default_base_url_and_no_auth() {
+    let sim = Simulator::start(SimConfig {
+        omit_api_base_url: true,
+        no_auth_endpoint: true,
+        ..Default::default()
+    })
+    .unwrap();
+    let mut server = std::ptr::null_mut();
+    assert_eq!(
+        unsafe { ocde_server_discover(c(&server_url(&sim)).as_ptr(), &mut server) },
+        OcdeStatus::Ok,
+        "{}",
+        last_error()
+    );
+    unsafe {
+        assert_eq!(
+            text(ocde_server_documents_api_url(server)).unwrap(),
+            format!("{}/documents/1.0", sim.cde_origin())
+        );
+        assert!(ocde_server_auth_url(server).is_null());
+        assert_eq!(ocde_server_pkce_required(server), 0);
+        ocde_server_free(server);
+    }
+    // Sign-in against such a server fails with a clear status, and nothing is left listening.
+    let mut tokens = Tokens::default();
+    let client = client_for(&sim, None, &mut tokens);
+    let (status, message) = SignIn::start(&client, 0, &Opener::new()).err().unwrap();
+    assert_eq!(status, OcdeStatus::Protocol);
+    assert!(message.contains("no OAuth2 sign-in"), "{message}");
+    // Not a Foundation server at all.
+    let plain = TcpNotFound::start();
+    let mut server = std::ptr::null_mut();
+    assert_eq!(
+        unsafe { ocde_server_discover(c(&plain.url()).as_ptr(), &mut server) },
+        OcdeStatus::Protocol
+    );
+    assert!(server.is_null());
+}
+
+/// A tiny server answering 404 to everything.
+struct TcpNotFound(std::net::SocketAddr);
+impl TcpNotFound {
+    fn start() -> TcpNotFound {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            for s in l.incoming().take(4) {
+                let Ok(mut s) = s else { continue };
+                let mut buf = [0u8; 2048];
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+            }
+        });
+        TcpNotFound(addr)
+    }
+    fn url(&self) -> String {
+        format!("http://{}", self.0)
+    }
+}
+
+#[test]
+fn sign_in_then_select_and_download_with_the_issued_token() {
+    let sim = Simulator::start(protected(SimConfig::default())).unwrap();
+    let mut tokens = Tokens::default();
+    let client = client_for(&sim, None, &mut tokens);
+    let opener = Opener::new();
+    let s = SignIn::start(&client, 0, &opener).unwrap();
+    let url = s.url();
+    // PKCE S256, a random state and an exact loopback redirect URI.
+    assert!(
+        url.contains("code_challenge_method=S256")
+            && url.contains("state=")
+            && url.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A"),
+        "{url}"
+    );
+    assert_eq!(
+        opener.urls.lock().unwrap()[0].1,
+        std::thread::current().id()
+    );
+    let outcome = sim.browse_sign_in(&url, true).unwrap();
+    assert!(outcome.body.contains("signed in"), "{}", outcome.body);
+    assert_eq!(s.wait(), OcdeStatus::Ok, "{}", last_error());
+    assert_eq!(tokens.sets.len(), 1);
+    let (access, refresh, expires, thread) = tokens.sets[0].clone();
+    assert!(sim.issued_access_tokens().contains(&access));
+    assert!(refresh.is_some() && expires > 0);
+    assert_eq!(
+        thread,
+        std::thread::current().id(),
+        "token callback on another thread"
+    );
+    // The token request carried the verifier and the exact redirect URI, no secret.
+    let req = sim.token_requests().pop().unwrap();
+    assert_eq!(req["grant_type"], "authorization_code");
+    assert!(req["code_verifier"].as_str().is_some_and(|v| v.len() >= 43));
+    assert!(req["redirect_uri"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://127.0.0.1:"));
+    // The issued token opens the CDE.
+    let sel = start(&client, &Opts::default(), &Opener::new()).unwrap();
+    sim.browse(&sel.url(), BrowserChoice::Select(vec!["doc-3".into()]))
+        .unwrap();
+    assert_eq!(sel.wait(50), OcdeStatus::Ok, "{}", last_error());
+    let dir = TempDir::new("signed-in");
+    let (status, _) = client.download_document(&sel, 0, dir.path(), &mut Progress::default());
+    assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
+    // Who is it?
+    let (mut id, mut name): (*mut c_char, *mut c_char) =
+        (std::ptr::null_mut(), std::ptr::null_mut());
+    assert_eq!(
+        unsafe { ocde_client_current_user(client.0, &mut id, &mut name) },
+        OcdeStatus::Ok,
+        "{}",
+        last_error()
+    );
+    unsafe {
+        assert_eq!(text(id).as_deref(), Some("user-1"));
+        assert_eq!(text(name).as_deref(), Some("Ada Lovelace"));
+        ocde_string_free(id);
+        ocde_string_free(name);
+    }
+    assert!(!last_error().contains(&access));
+}
+
+#[test]
+fn deny_is_user_cancelled() {
+    let sim = Simulator::start(SimConfig::default()).unwrap();
+    let mut tokens = Tokens::default();
+    let client = client_for(&sim, None, &mut tokens);
+    let s = SignIn::start(&client, 0, &Opener::new()).unwrap();
+    sim.browse_sign_in(&s.url(), false).unwrap();
+    assert_eq!(s.wait(), OcdeStatus::UserCancelled);
+    assert!(tokens.sets.is_empty());
+}
+
+#[test]
+fn a_redirect_with_another_state_is_refused_and_the_wait_goes_on() {
+    let sim = Simulator::start(SimConfig::default()).unwrap();
+    let mut tokens = Tokens::default();
+    let client = client_for(&sim, None, &mut tokens);
+    let s = SignIn::start(&client, 0, &Opener::new()).unwrap();
+    let url = s.url();
+    let redirect = url::Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .unwrap()
+        .1
+        .into_owned();
+    let forged = ureq::get(&format!("{redirect}?code=forged&state=not-the-state"))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .unwrap();
+    assert_eq!(forged.status().as_u16(), 400);
+    assert_eq!(unsafe { ocde_sign_in_poll(s.0, 100) }, OcdeStatus::Pending);
+    sim.browse_sign_in(&url, true).unwrap();
+    assert_eq!(s.wait(), OcdeStatus::Ok, "{}", last_error());
+    assert!(sim.token_requests().iter().all(|r| r["code"] != "forged"));
+}
+
+#[test]
+fn expiry_and_abort() {
+    let sim = Simulator::start(SimConfig::default()).unwrap();
+    let mut tokens = Tokens::default();
+    let client = client_for(&sim, None, &mut tokens);
+    let s = SignIn::start(&client, 1, &Opener::new()).unwrap();
+    assert_eq!(unsafe { ocde_sign_in_poll(s.0, 5000) }, OcdeStatus::Expired);
+    let s = SignIn::start(&client, 0, &Opener::new()).unwrap();
+    let raw = s.0 as usize;
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        unsafe { ocde_sign_in_abort(raw as *mut OcdeSignIn) };
+    });
+    assert_eq!(
+        unsafe { ocde_sign_in_poll(s.0, 60_000) },
+        OcdeStatus::Aborted
+    );
+    t.join().unwrap();
+}
+
+#[test]
+fn an_expired_access_token_is_refreshed_transparently_mid_flow() {
+    let sim = Simulator::start(protected(SimConfig {
+        access_token_lifetime: 2,
+        ..Default::default()
+    }))
+    .unwrap();
+    let mut tokens = Tokens::default();
+    let client = client_for(&sim, None, &mut tokens);
+    let _s = signed_in(&sim, &client);
+    let sel = start(&client, &Opts::default(), &Opener::new()).unwrap();
+    sim.browse(&sel.url(), BrowserChoice::Select(vec!["doc-3".into()]))
+        .unwrap();
+    assert_eq!(sel.wait(50), OcdeStatus::Ok, "{}", last_error());
+    std::thread::sleep(Duration::from_millis(2500)); // the access token expires between selection and download
+    let before = tokens.sets.len();
+    let refreshes = |sim: &Simulator| {
+        sim.token_requests()
+            .iter()
+            .filter(|r| r["grant_type"] == "refresh_token")
+            .count()
+    };
+    let refreshes_before = refreshes(&sim);
+    let dir = TempDir::new("refresh");
+    let (status, _) = client.download_document(&sel, 0, dir.path(), &mut Progress::default());
+    assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
+    assert_eq!(
+        tokens.sets.len(),
+        before + 1,
+        "the host saw the refreshed tokens, once"
+    );
+    assert_eq!(
+        refreshes(&sim),
+        refreshes_before + 1,
+        "exactly one transparent refresh"
+    );
+    let (old, new) = (&tokens.sets[before - 1], &tokens.sets[before]);
+    assert_ne!(old.0, new.0);
+    assert_ne!(old.1, new.1, "rotated refresh token stored");
+}
+
+#[test]
+fn a_401_triggers_one_refresh_and_one_retry() {
+    let sim = Simulator::start(protected(SimConfig::default())).unwrap();
+    let mut tokens = Tokens::default();
+    let client = client_for(&sim, None, &mut tokens);
+    let _s = signed_in(&sim, &client);
+    let refresh = tokens.sets[0].1.clone().unwrap();
+    // A new client as a host would make at start-up: a stored refresh token and a stale access token.
+    let mut tokens2 = Tokens::default();
+    let client2 = client_for(&sim, None, &mut tokens2);
+    assert_eq!(
+        unsafe { ocde_client_set_refresh_token(client2.0, c(&refresh).as_ptr()) },
+        OcdeStatus::Ok
+    );
+    let sel = start(&client2, &Opts::default(), &Opener::new()).unwrap();
+    sim.browse(&sel.url(), BrowserChoice::SelectAll).unwrap();
+    assert_eq!(sel.wait(50), OcdeStatus::Ok, "{}", last_error());
+    assert_eq!(tokens2.sets.len(), 1, "one refresh at start-up, no browser");
+    // Now a stale token: the CDE answers 401, the client refreshes once and retries.
+    let client2 = client2.token("stale-token");
+    let dir = TempDir::new("retry401");
+    let (status, _) = client2.download_document(&sel, 0, dir.path(), &mut Progress::default());
+    assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
+    assert_eq!(tokens2.sets.len(), 2);
+}
+
+#[test]
+fn a_revoked_refresh_token_is_unauthorized_with_a_clear_message() {
+    let sim = Simulator::start(protected(SimConfig {
+        access_token_lifetime: 1,
+        ..Default::default()
+    }))
+    .unwrap();
+    let mut tokens = Tokens::default();
+    let client = client_for(&sim, None, &mut tokens);
+    let _s = signed_in(&sim, &client);
+    sim.revoke_refresh_tokens();
+    std::thread::sleep(Duration::from_millis(1500));
+    let (status, message) = start(&client, &Opts::default(), &Opener::new())
+        .err()
+        .unwrap();
+    assert_eq!(status, OcdeStatus::Unauthorized, "{message}");
+    assert!(message.contains("sign in again"), "{message}");
+    for (access, refresh, _, _) in &tokens.sets {
+        assert!(
+            !message.contains(access.as_str())
+                && !refresh
+                    .as_ref()
+                    .is_some_and(|r| message.contains(r.as_str()))
+        );
+    }
+}
+
+#[test]
+fn server_variants_201_string_expiry_and_client_authentication() {
+    use cde_simulator::BasicMode;
+    for (mode, basic_expected) in [(BasicMode::Required, true), (BasicMode::Refused, false)] {
+        let config = SimConfig {
+            token_status_201: true,
+            expires_in_as_string: true,
+            oauth_client_secret: Some("s3cret".into()),
+            oauth_basic: mode,
+            ..Default::default()
+        };
+        let sim = Simulator::start(config).unwrap();
+        let mut tokens = Tokens::default();
+        let client = client_for(&sim, Some("s3cret"), &mut tokens);
+        let _s = signed_in(&sim, &client);
+        assert_eq!(tokens.sets.len(), 1);
+        assert!(tokens.sets[0].2 > 0, "expires_in as a string understood");
+        let req = sim.token_requests().pop().unwrap();
+        assert_eq!(req["basic_auth"], basic_expected, "{mode:?}");
+    }
+}
