@@ -3,7 +3,9 @@
  *
  * Flow: ocde_client_new → ocde_client_set_access_token → ocde_selection_start (opens the CDE's
  * page) → ocde_selection_poll until it is not OCDE_STATUS_PENDING → ocde_selection_get /
- * ocde_download_document for each document → ocde_selection_free → ocde_client_free.
+ * ocde_download_document (or ocde_download_selection) → ocde_selection_free → ocde_client_free.
+ * With sign-in: ocde_client_new_for_server → ocde_client_set_oauth → ocde_sign_in_start →
+ * ocde_sign_in_poll (or ocde_client_set_refresh_token with a stored token), then the same.
  *
  * Rules that hold for every function:
  * - Strings in are NUL-terminated UTF-8; NULL where not allowed, or invalid UTF-8, gives
