@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # End-to-end test of the C example against the CDE simulator, on 127.0.0.1 only:
-#   build (build.sh, cargo build -p cde-simulator), start the simulator with --reference-dir,
+#   build (build.sh, cargo build -p cde-simulator), start the simulator with --token (so the API
+#   requires a token) and --reference-dir,
 #   --auto run (files byte-identical to the references, inside --out, nothing else left there),
 #   --auto-cancel run (exit 2, nothing downloaded), wrong token (clean error, token not echoed),
-#   the --auto run again under valgrind and under ASan/UBSan, and the simulator stopping when its
-#   stdin closes.
+#   sign-in with --server/--client-id (discovery, OAuth2 in the simulator, "signed in as Ada
+#   Lovelace", every document byte-identical), --auto-deny (exit 2), --server with --token
+#   refused, the --auto and sign-in runs again under valgrind and under ASan/UBSan, no issued
+#   token (the simulator's at-/rt-<32 hex>) or code in any sign-in output, and the simulator
+#   stopping when its stdin closes.
 # Ends with "N passed, M failed"; exits non-zero on any failure. KEEP_TMP=1 keeps the work folder.
 set -euo pipefail
 
@@ -169,24 +173,78 @@ check "wrong token exits 1 with 'error: OCDE_STATUS_UNAUTHORIZED: ...'" unauthor
 unauthorized_reported || { show "$tmp/wrong.out"; show "$tmp/wrong.err"; }
 check "no token is echoed in the example's output or errors" tokens_not_echoed
 
-# ---- 4. --auto under valgrind -----------------------------------------------------------------
-if command -v valgrind >/dev/null 2>&1; then
-    out="$tmp/out-valgrind"
-    rc=0
+# ---- 4. sign-in: --server + --client-id, the example plays the browser (Sign in, select all) --
+# The simulator still requires $token, which the example never gets: every API request must carry
+# an access token issued by the simulator's OAuth2 server after the sign-in.
+origin="${api_url%/documents/1.0}"
+client_id="ocde-test-client"
+sign_in_args=(--server "$origin" --client-id "$client_id")
+expiry_line='^signed in: access token expires at [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} UTC$'
+# signed_in NAME: the run NAME printed who signed in and (on stderr) the token expiry, once.
+signed_in() {
+    grep -qx 'signed in as Ada Lovelace (user-1)' "$tmp/$1.out" &&
+        [ "$(grep -cE "$expiry_line" "$tmp/$1.err")" -eq 1 ]
+}
+out="$tmp/out-sign-in"
+rc=0
+timeout 120 "$example" "${sign_in_args[@]}" --auto --out "$out" --timeout 60 \
+    >"$tmp/sign-in.out" 2>"$tmp/sign-in.err" || rc=$?
+check "sign-in --auto exits 0" test "$rc" -eq 0
+if [ "$rc" -ne 0 ]; then show "$tmp/sign-in.err"; show "$tmp/sim.err"; fi
+check "sign-in --auto prints 'signed in as Ada Lovelace (user-1)' and the token expiry" signed_in sign-in
+signed_in sign-in || { show "$tmp/sign-in.out"; show "$tmp/sign-in.err"; }
+[ -d "$out" ] && verify_downloads "sign-in" "$out" "$tmp/sign-in.out"
+
+# ---- 5. sign-in --auto-deny: the user presses Deny ----------------------------------------------
+out="$tmp/out-deny"
+rc=0
+timeout 120 "$example" "${sign_in_args[@]}" --auto-deny --out "$out" --timeout 60 \
+    >"$tmp/deny.out" 2>"$tmp/deny.err" || rc=$?
+check "sign-in --auto-deny exits 2" test "$rc" -eq 2
+[ "$rc" -eq 2 ] || show "$tmp/deny.err"
+check "sign-in --auto-deny prints 'sign-in cancelled'" grep -qx 'sign-in cancelled' "$tmp/deny.out"
+denied_cleanly() {
+    ! grep -q -e '^signed in' -e '^downloaded ' -e 'selected:$' "$tmp/deny.out" "$tmp/deny.err" &&
+        [ -z "$(find "$out" -mindepth 1 2>/dev/null)" ]
+}
+check "sign-in --auto-deny gets no tokens, selects and downloads nothing" denied_cleanly
+
+# ---- 6. --server and --token are mutually exclusive ------------------------------------------
+rc=0
+timeout 30 "$example" "${sign_in_args[@]}" --token "$token" --auto --out "$tmp/out-both" \
+    >"$tmp/both.out" 2>"$tmp/both.err" || rc=$?
+refused_both() {
+    [ "$rc" -eq 1 ] && grep -q '^error: ' "$tmp/both.err" && [ ! -e "$tmp/out-both" ] &&
+        ! grep -qF -e "$token" -- "$tmp/both.out" "$tmp/both.err"
+}
+check "--server with --token is refused before anything starts (exit 1)" refused_both
+
+# ---- 7. --auto and the sign-in under valgrind --------------------------------------------------
+# valgrind_run NAME DESCRIPTION EXAMPLE-ARGS...: one counted run, summary shown, downloads
+# verified.
+valgrind_run() {
+    local name="$1" desc="$2" rc=0
+    shift 2
+    out="$tmp/out-$name"
     timeout 600 valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9 \
-        --log-file="$tmp/valgrind.log" \
-        "$example" --url "$api_url" --token "$token" --auto --out "$out" --timeout 300 \
-        >"$tmp/valgrind.out" 2>"$tmp/valgrind.err" || rc=$?
-    check "--auto under valgrind exits 0 (no memory errors, no definite leaks)" test "$rc" -eq 0
+        --log-file="$tmp/$name.log" \
+        "$example" "$@" --auto --out "$out" --timeout 300 \
+        >"$tmp/$name.out" 2>"$tmp/$name.err" || rc=$?
+    check "$desc under valgrind exits 0 (no memory errors, no definite leaks)" test "$rc" -eq 0
     grep -E "ERROR SUMMARY|definitely lost|indirectly lost|possibly lost|still reachable|All heap blocks" \
-        "$tmp/valgrind.log" | sed 's/^==[0-9]*== */    valgrind: /' || true
-    [ "$rc" -eq 0 ] || { show "$tmp/valgrind.log" 40; show "$tmp/valgrind.err"; }
-    [ -d "$out" ] && verify_downloads "valgrind" "$out" "$tmp/valgrind.out"
+        "$tmp/$name.log" | sed 's/^==[0-9]*== */    valgrind: /' || true
+    [ "$rc" -eq 0 ] || { show "$tmp/$name.log" 40; show "$tmp/$name.err"; }
+    [ -d "$out" ] && verify_downloads "$name" "$out" "$tmp/$name.out"
+}
+if command -v valgrind >/dev/null 2>&1; then
+    valgrind_run valgrind "--auto" --url "$api_url" --token "$token"
+    valgrind_run valgrind-sign-in "sign-in --auto" "${sign_in_args[@]}"
+    check "valgrind-sign-in: signed in as Ada Lovelace" signed_in valgrind-sign-in
 else
     fail "valgrind is not installed"
 fi
 
-# ---- 5. --auto built with AddressSanitizer + UndefinedBehaviorSanitizer -----------------------
+# ---- 8. --auto and the sign-in built with AddressSanitizer + UndefinedBehaviorSanitizer --------
 asan="$build/ocde_example_asan"
 if "$CC" -std=c99 -Wall -Wextra -Werror -pedantic -g -O1 -fno-omit-frame-pointer \
     -fsanitize=address,undefined -fno-sanitize-recover=undefined -I "$root/include" \
@@ -200,11 +258,46 @@ if "$CC" -std=c99 -Wall -Wextra -Werror -pedantic -g -O1 -fno-omit-frame-pointer
     check "--auto under ASan/UBSan exits 0" test "$rc" -eq 0
     [ "$rc" -eq 0 ] || show "$tmp/asan.err" 40
     [ -d "$out" ] && verify_downloads "asan" "$out" "$tmp/asan.out"
+    out="$tmp/out-asan-sign-in"
+    rc=0
+    ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" UBSAN_OPTIONS="print_stacktrace=1" \
+        timeout 300 "$asan" "${sign_in_args[@]}" --auto --out "$out" --timeout 120 \
+        >"$tmp/asan-sign-in.out" 2>"$tmp/asan-sign-in.err" || rc=$?
+    check "sign-in --auto under ASan/UBSan exits 0" test "$rc" -eq 0
+    [ "$rc" -eq 0 ] || show "$tmp/asan-sign-in.err" 40
+    [ -d "$out" ] && verify_downloads "asan-sign-in" "$out" "$tmp/asan-sign-in.out"
 else
     echo "skip - $CC cannot build with -fsanitize=address,undefined"
 fi
 
-# ---- 6. closing the simulator's stdin stops it ------------------------------------------------
+# ---- 9. no token (or authorization code) ever appears in the sign-in runs' output -------------
+# The tokens the simulator issues are unknown out here; their shape is not: "at-" / "rt-" and 32
+# lowercase hex digits (tests/cde-simulator/src/oauth.rs, issue_tokens), codes 32 hex digits sent
+# as code=... . First make sure that is still the shape, so the grep below cannot pass vacuously.
+sim_oauth="$root/tests/cde-simulator/src/oauth.rs"
+token_shape_known() {
+    grep -qF 'format!("at-{}", random_id())' "$sim_oauth" &&
+        grep -qF 'format!("rt-{}", random_id())' "$sim_oauth" &&
+        echo "at-0123456789abcdef0123456789abcdef" | grep -qE '(at|rt)-[0-9a-f]{32}'
+}
+check "the simulator still issues tokens shaped (at|rt)-<32 hex> (guards the check below)" \
+    token_shape_known
+sign_in_outputs=()
+for name in sign-in deny valgrind-sign-in asan-sign-in; do
+    for f in "$tmp/$name.out" "$tmp/$name.err"; do
+        [ -f "$f" ] && sign_in_outputs+=("$f")
+    done
+done
+no_token_in_output() {
+    [ "${#sign_in_outputs[@]}" -ge 4 ] &&
+        ! grep -qE -e '(at|rt)-[0-9a-f]{32}' -e 'code=[0-9a-f]{32}' -- "${sign_in_outputs[@]}"
+}
+check "no access/refresh token or code in the stdout/stderr of ${#sign_in_outputs[@]} sign-in outputs" \
+    no_token_in_output
+no_token_in_output || grep -nE -e '(at|rt)-[0-9a-f]{32}' -e 'code=[0-9a-f]{32}' -- \
+    "${sign_in_outputs[@]}" | sed -E 's/[0-9a-f]{32}/<redacted>/g; s/^/    | /' || true
+
+# ---- 10. closing the simulator's stdin stops it -----------------------------------------------
 exec 3>&-
 for _ in $(seq 1 50); do
     kill -0 "$sim_pid" 2>/dev/null || break

@@ -61,6 +61,27 @@ static int32_t hc_open_url(void *user_data, const char *url)
     return 0;
 }
 
+static int32_t hc_selection_progress(void *user_data, size_t index, uint64_t received,
+                                     int64_t total, uint64_t all_received, int64_t all_total)
+{
+    (void)user_data;
+    (void)index;
+    (void)received;
+    (void)total;
+    (void)all_received;
+    (void)all_total;
+    return 0;
+}
+
+static void hc_tokens(void *user_data, const char *access_token, const char *refresh_token,
+                      int64_t expires_at_unix)
+{
+    (void)user_data;
+    (void)access_token;
+    (void)refresh_token;
+    (void)expires_at_unix;
+}
+
 /* Not called: the point is that it compiles. Returns something so nothing is "unused". */
 size_t header_check_c(void);
 
@@ -77,6 +98,14 @@ size_t header_check_c(void)
     OcdeLogFn log_fn = hc_log;
     OcdeProgressFn progress_fn = hc_progress;
     OcdeOpenUrlFn open_url_fn = hc_open_url;
+    OcdeSelectionProgressFn selection_progress_fn = hc_selection_progress;
+    OcdeTokensFn tokens_fn = hc_tokens;
+    struct OcdeDownloadResults *results = NULL;
+    OcdeDownloadResults *results2 = NULL;
+    struct OcdeServer *server = NULL;
+    OcdeServer *server2 = NULL;
+    struct OcdeSignIn *sign_in = NULL;
+    OcdeSignIn *sign_in2 = NULL;
     OcdeSelectionOptions options;
     struct OcdeSelectionOptions *options_ptr = &options;
     OcdeDocument document;
@@ -113,6 +142,43 @@ size_t header_check_c(void)
     const char *(*p_server_context)(const OcdeSelection *) = ocde_selection_server_context;
     void (*p_selection_free)(OcdeSelection *) = ocde_selection_free;
 
+    /* Client settings and parallel downloads. */
+    OcdeStatus (*p_set_retries)(OcdeClient *, uint32_t, uint32_t) = ocde_client_set_retries;
+    void (*p_abort_downloads)(OcdeClient *) = ocde_client_abort_downloads;
+    OcdeStatus (*p_set_roots)(OcdeClient *, const char *) = ocde_client_set_root_certificates;
+    OcdeStatus (*p_download_selection)(OcdeClient *, const OcdeSelection *, const char *, uint32_t,
+                                       OcdeSelectionProgressFn, void *, OcdeDownloadResults **) =
+        ocde_download_selection;
+    size_t (*p_results_count)(const OcdeDownloadResults *) = ocde_download_results_count;
+    OcdeStatus (*p_results_status)(const OcdeDownloadResults *, size_t) =
+        ocde_download_results_status;
+    const char *(*p_results_path)(const OcdeDownloadResults *, size_t) = ocde_download_results_path;
+    const char *(*p_results_error)(const OcdeDownloadResults *, size_t) =
+        ocde_download_results_error;
+    void (*p_results_free)(OcdeDownloadResults *) = ocde_download_results_free;
+
+    /* Discovery, sign-in, tokens, current user. */
+    OcdeStatus (*p_server_discover)(const char *, OcdeServer **) = ocde_server_discover;
+    const char *(*p_server_api_url)(const OcdeServer *) = ocde_server_documents_api_url;
+    const char *(*p_server_auth_url)(const OcdeServer *) = ocde_server_auth_url;
+    const char *(*p_server_token_url)(const OcdeServer *) = ocde_server_token_url;
+    const char *(*p_server_method)(const OcdeServer *) = ocde_server_code_challenge_method;
+    int32_t (*p_server_pkce)(const OcdeServer *) = ocde_server_pkce_required;
+    int32_t (*p_server_basic)(const OcdeServer *) = ocde_server_http_basic_supported;
+    int32_t (*p_server_flow)(const OcdeServer *, const char *) = ocde_server_supports_flow;
+    void (*p_server_free)(OcdeServer *) = ocde_server_free;
+    OcdeStatus (*p_client_for_server)(const char *, OcdeClient **) = ocde_client_new_for_server;
+    OcdeStatus (*p_set_oauth)(OcdeClient *, const char *, const char *, OcdeTokensFn, void *) =
+        ocde_client_set_oauth;
+    OcdeStatus (*p_set_refresh)(OcdeClient *, const char *) = ocde_client_set_refresh_token;
+    OcdeStatus (*p_sign_in_start)(OcdeClient *, uint32_t, OcdeOpenUrlFn, void *, OcdeSignIn **) =
+        ocde_sign_in_start;
+    const char *(*p_sign_in_url)(const OcdeSignIn *) = ocde_sign_in_url;
+    OcdeStatus (*p_sign_in_poll)(OcdeSignIn *, uint32_t) = ocde_sign_in_poll;
+    void (*p_sign_in_abort)(OcdeSignIn *) = ocde_sign_in_abort;
+    void (*p_sign_in_free)(OcdeSignIn *) = ocde_sign_in_free;
+    OcdeStatus (*p_current_user)(OcdeClient *, char **, char **) = ocde_client_current_user;
+
     /* Every field of the structs, with its promised type. */
     options.struct_size = (uint32_t)sizeof options;
     options.callback_expires_in_s = (uint32_t)0;
@@ -147,5 +213,17 @@ size_t header_check_c(void)
     sum += (p_selection_poll != NULL) + (p_selection_abort != NULL);
     sum += (p_selection_count != NULL) + (p_selection_get != NULL);
     sum += (p_server_context != NULL) + (p_selection_free != NULL);
+    sum += (selection_progress_fn != NULL) + (tokens_fn != NULL);
+    sum += (results == results2) + (server == server2) + (sign_in == sign_in2);
+    sum += (p_set_retries != NULL) + (p_abort_downloads != NULL) + (p_set_roots != NULL);
+    sum += (p_download_selection != NULL) + (p_results_count != NULL);
+    sum += (p_results_status != NULL) + (p_results_path != NULL) + (p_results_error != NULL);
+    sum += (p_results_free != NULL);
+    sum += (p_server_discover != NULL) + (p_server_api_url != NULL) + (p_server_auth_url != NULL);
+    sum += (p_server_token_url != NULL) + (p_server_method != NULL) + (p_server_pkce != NULL);
+    sum += (p_server_basic != NULL) + (p_server_flow != NULL) + (p_server_free != NULL);
+    sum += (p_client_for_server != NULL) + (p_set_oauth != NULL) + (p_set_refresh != NULL);
+    sum += (p_sign_in_start != NULL) + (p_sign_in_url != NULL) + (p_sign_in_poll != NULL);
+    sum += (p_sign_in_abort != NULL) + (p_sign_in_free != NULL) + (p_current_user != NULL);
     return sum;
 }

@@ -64,16 +64,99 @@ static_assert(same<decltype(&ocde_selection_count), std::size_t (*)(const OcdeSe
 static_assert(same<decltype(&ocde_selection_get),
                    OcdeStatus (*)(const OcdeSelection *, std::size_t, OcdeDocument *)>(),
               "ocde_selection_get");
+static_assert(same<decltype(&ocde_selection_get_sized),
+                   OcdeStatus (*)(const OcdeSelection *, std::size_t, OcdeDocument *,
+                                  std::size_t)>(),
+              "ocde_selection_get_sized");
 static_assert(same<decltype(&ocde_selection_server_context),
                    const char *(*)(const OcdeSelection *)>(),
               "ocde_selection_server_context");
 static_assert(same<decltype(&ocde_selection_free), void (*)(OcdeSelection *)>(),
               "ocde_selection_free");
 
+// Client settings and parallel downloads.
+static_assert(same<decltype(&ocde_client_set_retries),
+                   OcdeStatus (*)(OcdeClient *, uint32_t, uint32_t)>(),
+              "ocde_client_set_retries");
+static_assert(same<decltype(&ocde_client_abort_downloads), void (*)(OcdeClient *)>(),
+              "ocde_client_abort_downloads");
+static_assert(same<decltype(&ocde_client_set_root_certificates),
+                   OcdeStatus (*)(OcdeClient *, const char *)>(),
+              "ocde_client_set_root_certificates");
+static_assert(same<decltype(&ocde_download_selection),
+                   OcdeStatus (*)(OcdeClient *, const OcdeSelection *, const char *, uint32_t,
+                                  OcdeSelectionProgressFn, void *, OcdeDownloadResults **)>(),
+              "ocde_download_selection");
+static_assert(same<decltype(&ocde_download_results_count),
+                   std::size_t (*)(const OcdeDownloadResults *)>(),
+              "ocde_download_results_count");
+static_assert(same<decltype(&ocde_download_results_status),
+                   OcdeStatus (*)(const OcdeDownloadResults *, std::size_t)>(),
+              "ocde_download_results_status");
+static_assert(same<decltype(&ocde_download_results_path),
+                   const char *(*)(const OcdeDownloadResults *, std::size_t)>(),
+              "ocde_download_results_path");
+static_assert(same<decltype(&ocde_download_results_error),
+                   const char *(*)(const OcdeDownloadResults *, std::size_t)>(),
+              "ocde_download_results_error");
+static_assert(same<decltype(&ocde_download_results_free), void (*)(OcdeDownloadResults *)>(),
+              "ocde_download_results_free");
+
+// Discovery, sign-in, tokens, current user.
+static_assert(same<decltype(&ocde_server_discover), OcdeStatus (*)(const char *, OcdeServer **)>(),
+              "ocde_server_discover");
+static_assert(same<decltype(&ocde_server_documents_api_url),
+                   const char *(*)(const OcdeServer *)>(),
+              "ocde_server_documents_api_url");
+static_assert(same<decltype(&ocde_server_auth_url), const char *(*)(const OcdeServer *)>(),
+              "ocde_server_auth_url");
+static_assert(same<decltype(&ocde_server_token_url), const char *(*)(const OcdeServer *)>(),
+              "ocde_server_token_url");
+static_assert(same<decltype(&ocde_server_code_challenge_method),
+                   const char *(*)(const OcdeServer *)>(),
+              "ocde_server_code_challenge_method");
+static_assert(same<decltype(&ocde_server_pkce_required), int32_t (*)(const OcdeServer *)>(),
+              "ocde_server_pkce_required");
+static_assert(same<decltype(&ocde_server_http_basic_supported),
+                   int32_t (*)(const OcdeServer *)>(),
+              "ocde_server_http_basic_supported");
+static_assert(same<decltype(&ocde_server_supports_flow),
+                   int32_t (*)(const OcdeServer *, const char *)>(),
+              "ocde_server_supports_flow");
+static_assert(same<decltype(&ocde_server_free), void (*)(OcdeServer *)>(), "ocde_server_free");
+static_assert(same<decltype(&ocde_client_new_for_server),
+                   OcdeStatus (*)(const char *, OcdeClient **)>(),
+              "ocde_client_new_for_server");
+static_assert(same<decltype(&ocde_client_set_oauth),
+                   OcdeStatus (*)(OcdeClient *, const char *, const char *, OcdeTokensFn,
+                                  void *)>(),
+              "ocde_client_set_oauth");
+static_assert(same<decltype(&ocde_client_set_refresh_token),
+                   OcdeStatus (*)(OcdeClient *, const char *)>(),
+              "ocde_client_set_refresh_token");
+static_assert(same<decltype(&ocde_sign_in_start),
+                   OcdeStatus (*)(OcdeClient *, uint32_t, OcdeOpenUrlFn, void *,
+                                  OcdeSignIn **)>(),
+              "ocde_sign_in_start");
+static_assert(same<decltype(&ocde_sign_in_url), const char *(*)(const OcdeSignIn *)>(),
+              "ocde_sign_in_url");
+static_assert(same<decltype(&ocde_sign_in_poll), OcdeStatus (*)(OcdeSignIn *, uint32_t)>(),
+              "ocde_sign_in_poll");
+static_assert(same<decltype(&ocde_sign_in_abort), void (*)(OcdeSignIn *)>(), "ocde_sign_in_abort");
+static_assert(same<decltype(&ocde_sign_in_free), void (*)(OcdeSignIn *)>(), "ocde_sign_in_free");
+static_assert(same<decltype(&ocde_client_current_user),
+                   OcdeStatus (*)(OcdeClient *, char **, char **)>(),
+              "ocde_client_current_user");
+
 // Callback typedefs.
 static_assert(same<OcdeLogFn, void (*)(void *, OcdeLogLevel, const char *)>(), "OcdeLogFn");
 static_assert(same<OcdeProgressFn, int32_t (*)(void *, uint64_t, int64_t)>(), "OcdeProgressFn");
 static_assert(same<OcdeOpenUrlFn, int32_t (*)(void *, const char *)>(), "OcdeOpenUrlFn");
+static_assert(same<OcdeSelectionProgressFn,
+                   int32_t (*)(void *, std::size_t, uint64_t, int64_t, uint64_t, int64_t)>(),
+              "OcdeSelectionProgressFn");
+static_assert(same<OcdeTokensFn, void (*)(void *, const char *, const char *, int64_t)>(),
+              "OcdeTokensFn");
 
 // The structs are plain C data a host can put on its stack and memset.
 static_assert(std::is_standard_layout<OcdeSelectionOptions>::value, "options layout");
@@ -128,6 +211,9 @@ static_assert(OCDE_LOG_LEVEL_INFO == 2, "INFO");
 const OcdeLogFn log_fn = [](void *, OcdeLogLevel, const char *) {};
 const OcdeProgressFn progress_fn = [](void *, uint64_t, int64_t) -> int32_t { return 0; };
 const OcdeOpenUrlFn open_url_fn = [](void *, const char *) -> int32_t { return 0; };
+const OcdeSelectionProgressFn selection_progress_fn =
+    [](void *, std::size_t, uint64_t, int64_t, uint64_t, int64_t) -> int32_t { return 0; };
+const OcdeTokensFn tokens_fn = [](void *, const char *, const char *, int64_t) {};
 
 } // namespace
 
@@ -138,6 +224,9 @@ std::size_t header_check_cpp()
 {
     OcdeClient *client = nullptr;
     OcdeSelection *selection = nullptr;
+    OcdeDownloadResults *results = nullptr;
+    OcdeServer *server = nullptr;
+    OcdeSignIn *sign_in = nullptr;
     OcdeSelectionOptions options = OcdeSelectionOptions(); // value-initialised: all zero
     OcdeDocument document = OcdeDocument();
     OcdeStatus status = OCDE_STATUS_OK;
@@ -167,15 +256,44 @@ std::size_t header_check_cpp()
         reinterpret_cast<void (*)()>(&ocde_open_system_browser),
         reinterpret_cast<void (*)()>(&ocde_selection_server_context),
         reinterpret_cast<void (*)()>(&ocde_selection_free),
+        reinterpret_cast<void (*)()>(&ocde_client_set_retries),
+        reinterpret_cast<void (*)()>(&ocde_client_abort_downloads),
+        reinterpret_cast<void (*)()>(&ocde_client_set_root_certificates),
+        reinterpret_cast<void (*)()>(&ocde_download_selection),
+        reinterpret_cast<void (*)()>(&ocde_download_results_count),
+        reinterpret_cast<void (*)()>(&ocde_download_results_status),
+        reinterpret_cast<void (*)()>(&ocde_download_results_path),
+        reinterpret_cast<void (*)()>(&ocde_download_results_error),
+        reinterpret_cast<void (*)()>(&ocde_download_results_free),
+        reinterpret_cast<void (*)()>(&ocde_server_discover),
+        reinterpret_cast<void (*)()>(&ocde_server_documents_api_url),
+        reinterpret_cast<void (*)()>(&ocde_server_auth_url),
+        reinterpret_cast<void (*)()>(&ocde_server_token_url),
+        reinterpret_cast<void (*)()>(&ocde_server_code_challenge_method),
+        reinterpret_cast<void (*)()>(&ocde_server_pkce_required),
+        reinterpret_cast<void (*)()>(&ocde_server_http_basic_supported),
+        reinterpret_cast<void (*)()>(&ocde_server_supports_flow),
+        reinterpret_cast<void (*)()>(&ocde_server_free),
+        reinterpret_cast<void (*)()>(&ocde_client_new_for_server),
+        reinterpret_cast<void (*)()>(&ocde_client_set_oauth),
+        reinterpret_cast<void (*)()>(&ocde_client_set_refresh_token),
+        reinterpret_cast<void (*)()>(&ocde_sign_in_start),
+        reinterpret_cast<void (*)()>(&ocde_sign_in_url),
+        reinterpret_cast<void (*)()>(&ocde_sign_in_poll),
+        reinterpret_cast<void (*)()>(&ocde_sign_in_abort),
+        reinterpret_cast<void (*)()>(&ocde_sign_in_free),
+        reinterpret_cast<void (*)()>(&ocde_client_current_user),
     };
 
     std::size_t sum = sizeof functions / sizeof functions[0];
     for (auto f : functions) {
         sum += f != nullptr;
     }
-    sum += (client == nullptr) + (selection == nullptr);
+    sum += (client == nullptr) + (selection == nullptr) + (results == nullptr);
+    sum += (server == nullptr) + (sign_in == nullptr);
     sum += options.struct_size + static_cast<std::size_t>(document.size_in_bytes);
     sum += static_cast<std::size_t>(status) + static_cast<std::size_t>(level);
     sum += (log_fn != nullptr) + (progress_fn != nullptr) + (open_url_fn != nullptr);
+    sum += (selection_progress_fn != nullptr) + (tokens_fn != nullptr);
     return sum;
 }

@@ -14,24 +14,51 @@
  *   6. ocde_download_document(...)              each one, into a folder, with progress
  *   7. ocde_selection_free / ocde_client_free
  *
+ * Or, instead of steps 1 and 2, let the library sign the user in (--server):
+ *
+ *   1a. ocde_server_discover(server_url)        what the server offers (Foundation API):
+ *                                               its Documents API URL and OAuth2 endpoints
+ *   1b. ocde_client_new_for_server(server_url)  a client that knows those endpoints
+ *   2a. ocde_client_set_oauth(client_id, ...)   the application's OAuth2 client id (and secret,
+ *                                               for a confidential client only) and a callback
+ *                                               told of every new token set
+ *   2b. ocde_sign_in_start(...)                 the library listens on a 127.0.0.1 redirect URI
+ *                                               and opens the server's sign-in page
+ *   2c. ocde_sign_in_poll(sign_in, 500) ...     while PENDING; then the library exchanges the
+ *                                               code for tokens and keeps them (and refreshes
+ *                                               them) itself: the host never handles a token
+ *   2d. ocde_client_current_user(...)           who signed in
+ *
  * Usage:
- *   ocde_example --url DOCUMENTS_API_URL [--token TOKEN] [--out DIR] [--timeout SECONDS]
- *                [--auto | --auto-cancel] [--verbose]
+ *   ocde_example --url DOCUMENTS_API_URL [--token TOKEN] [options]
+ *   ocde_example --server SERVER_URL --client-id ID [--client-secret SECRET] [options]
+ *     options: [--out DIR] [--timeout SECONDS] [--auto | --auto-cancel | --auto-deny] [--verbose]
  *
  *   --url URL        the CDE's Documents API base URL, e.g. https://cde.example.com/documents/1.0
  *   --token TOKEN    bearer token (optional). Note: command-line arguments are visible to other
  *                    users of the machine (ps); a real plugin keeps the token in memory only.
+ *   --server URL     instead of --url/--token: the CDE's server URL, e.g. https://cde.example.com;
+ *                    discover its APIs and sign the user in with OAuth2 (authorization code +
+ *                    PKCE) in the browser
+ *   --client-id ID   the application's OAuth2 client id, registered with the CDE (with --server)
+ *   --client-secret S  only for a confidential client (with --server). The same warning as for
+ *                    --token applies: a desktop plugin is normally a public client, without one.
  *   --out DIR        where the files go; created if missing (default ./downloads)
- *   --timeout S      how long to wait for the user's selection, in seconds (default 300)
+ *   --timeout S      how long to wait for the user's sign-in and for the selection, each, in
+ *                    seconds (default 300)
  *   --auto           test mode for the CDE simulator: instead of opening the system browser,
- *                    play the browser ourselves and select every document (?auto=all)
- *   --auto-cancel    the same, but press "Cancel" (?auto=cancel)
+ *                    play the browser ourselves: press "Sign in" (&auto=allow) and select every
+ *                    document (?auto=all)
+ *   --auto-cancel    the same, but press "Cancel" in the selection page (?auto=cancel)
+ *   --auto-deny      with --server: press "Deny" in the sign-in page (&auto=deny)
  *   --verbose        also print the library's informational log messages
  *
- * Output: the selected documents and one line "downloaded <document_id> -> <path>" per file on
- * stdout; progress, log messages and errors on stderr.
+ * Output: "signed in as <name> (<id>)" (with --server), the selected documents and one line
+ * "downloaded <document_id> -> <path>" per file on stdout; progress, log messages, the token
+ * expiry ("signed in: access token expires at <time>"; never a token) and errors on stderr.
  * Exit status: 0 success, 1 failure ("error: <status>: <message>" on stderr), 2 cancelled by the
- * user (in the CDE's page, or Ctrl-C).
+ * user (Deny in the sign-in page: "sign-in cancelled"; Cancel in the CDE's page: "cancelled";
+ * or Ctrl-C).
  *
  * Build (see build.sh):
  *   cc -std=c99 -Wall -Wextra -pedantic -I include examples/c/ocde_example.c \
@@ -240,17 +267,61 @@ static int32_t on_progress(void *user_data, uint64_t received, int64_t total)
     return 0;
 }
 
+/* Writes `unix_time` as "2024-05-01 12:34:56 UTC" into `out` ("an unknown time" for 0). */
+static void format_unix_time(int64_t unix_time, char *out, size_t out_size)
+{
+    time_t t = (time_t)unix_time;
+    struct tm *tm;
+
+    /* gmtime's static result is fine here: callbacks run on this (the only) thread. */
+    if (unix_time <= 0 || (int64_t)t != unix_time || (tm = gmtime(&t)) == NULL ||
+        strftime(out, out_size, "%Y-%m-%d %H:%M:%S UTC", tm) == 0) {
+        snprintf(out, out_size, "an unknown time");
+    }
+}
+
+/* State of the token callback, passed as its user_data. */
+typedef struct TokenReport {
+    unsigned long token_sets; /* how many token sets arrived (the sign-in, then each refresh) */
+} TokenReport;
+
+/* Token callback: the library hands over every new token set — once after the sign-in, then
+ * after every refresh (which it does by itself, before a token expires or after a 401). Called
+ * on this thread, inside the library call that obtained them (ocde_sign_in_poll, a download, ...);
+ * the strings are valid only during the call.
+ *
+ * A real plugin stores `refresh_token` in the operating system's credential store (Keychain,
+ * Windows Credential Manager, libsecret) and, at its next start, hands it back with
+ * ocde_client_set_refresh_token so the user need not sign in again. It never prints or logs
+ * either token; neither does this example, which keeps nothing and reports only the expiry. */
+static void on_tokens(void *user_data, const char *access_token, const char *refresh_token,
+                      int64_t expires_at_unix)
+{
+    TokenReport *report = (TokenReport *)user_data;
+    char when[64];
+
+    (void)access_token;
+    (void)refresh_token;
+    format_unix_time(expires_at_unix, when, sizeof when);
+    fprintf(stderr, "%s: access token expires at %s\n",
+            report->token_sets == 0 ? "signed in" : "tokens refreshed", when);
+    report->token_sets++;
+}
+
 /* ---------------------------------------------------------------------------------------------
  * --auto: play the browser against the CDE simulator with plain POSIX sockets.
  *
  * A real plugin never needs this: it passes open_url = NULL (the library opens the system
- * browser) or shows the URL in its own embedded web view. The simulator's selection page accepts
- * ?auto=all / ?auto=cancel and answers 303 straight to our callback URL, so "the browser" is:
- * GET the page, read Location, GET the callback with the right Host header.
+ * browser) or shows the URL in its own embedded web view. The simulator's pages take the user's
+ * choice in the URL and redirect straight to the library's loopback listener: the selection page
+ * (?auto=all / ?auto=cancel, 303 to the callback URL) and the OAuth2 sign-in page (&auto=allow /
+ * &auto=deny, 302 to the redirect URI). So "the browser" is: GET the page, read Location, GET it
+ * with the right Host header.
  * ------------------------------------------------------------------------------------------- */
 
 typedef struct AutoBrowser {
-    const char *choice; /* "all" or "cancel" */
+    const char *page;   /* for messages: "the selection page", "the sign-in page" */
+    const char *choice; /* the value of the page's auto= parameter; NULL: no auto browser */
 } AutoBrowser;
 
 #ifndef _WIN32
@@ -511,9 +582,10 @@ static int resolve_location(const char *base, const char *location, char *out, s
 
 #endif /* !_WIN32 */
 
-/* open_url callback for --auto / --auto-cancel. Called once, inside ocde_selection_start, on this
- * thread. The library's callback listener runs on its own thread, so it can answer the GET we
- * make from here. Returning non-zero makes ocde_selection_start fail with OCDE_STATUS_ABORTED. */
+/* open_url callback for --auto / --auto-cancel / --auto-deny. Called once, inside
+ * ocde_selection_start or ocde_sign_in_start, on this thread. The library's listener runs on its
+ * own thread, so it can answer the GET we make from here. Returning non-zero makes the start
+ * fail with OCDE_STATUS_ABORTED. */
 static int32_t open_url_auto(void *user_data, const char *url)
 {
 #ifndef _WIN32
@@ -523,7 +595,7 @@ static int32_t open_url_auto(void *user_data, const char *url)
     char page[8192], location[8192], callback[8192];
     int status = 0, len;
 
-    /* <select_documents_url> + ('?' or '&') + "auto=all" (dropping any fragment). */
+    /* <page URL> + ('?' or '&') + "auto=<choice>" (dropping any fragment). */
     if (url_len >= sizeof page - 32) {
         fprintf(stderr, "auto browser: URL too long\n");
         return 1;
@@ -537,10 +609,10 @@ static int32_t open_url_auto(void *user_data, const char *url)
         return 1;
     }
     if (status < 300 || status > 399 || location[0] == '\0') {
-        fprintf(stderr, "auto browser: the selection page answered %d, not a redirect\n", status);
+        fprintf(stderr, "auto browser: %s answered %d, not a redirect\n", browser->page, status);
         return 1;
     }
-    /* Follow the redirect to our own callback listener, as the browser would. */
+    /* Follow the redirect to the library's own listener, as the browser would. */
     if (resolve_location(page, location, callback, sizeof callback) != 0) {
         return 1;
     }
@@ -561,23 +633,158 @@ static int32_t open_url_auto(void *user_data, const char *url)
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * --server: discovery and OAuth2 sign-in.
+ * ------------------------------------------------------------------------------------------- */
+
+/* Shows what the server at `server_url` offers (GET /foundation/versions and
+ * /foundation/1.0/auth) and checks that it offers a sign-in. Returns 0 when it does. A plugin
+ * would do this when the user enters the server's address, to tell them early if it is wrong. */
+static int describe_server(const char *server_url)
+{
+    OcdeServer *server = NULL;
+    const char *auth_url, *method;
+    OcdeStatus status;
+    int rc = 0;
+
+    status = ocde_server_discover(server_url, &server);
+    if (status != OCDE_STATUS_OK) {
+        print_error(status);
+        return -1; /* `server` was not written: nothing to free */
+    }
+    /* The accessors' strings are borrowed from `server`, valid until ocde_server_free. */
+    auth_url = ocde_server_auth_url(server);
+    method = ocde_server_code_challenge_method(server);
+    fprintf(stderr, "server: Documents API %s\n", ocde_server_documents_api_url(server));
+    if (auth_url == NULL) {
+        fprintf(stderr, "error: %s offers no OAuth2 sign-in (no /foundation/1.0/auth)\n",
+                server_url);
+        rc = -1;
+    } else {
+        fprintf(stderr, "server: sign-in at %s (PKCE %s%s)\n", auth_url,
+                method != NULL ? method : "method not announced",
+                ocde_server_pkce_required(server) ? ", required" : "");
+        if (!ocde_server_supports_flow(server, "authorization_code_grant")) {
+            fprintf(stderr, "warning: the server does not list the authorization code grant; "
+                            "trying anyway\n");
+        }
+    }
+    ocde_server_free(server);
+    return rc;
+}
+
+/* Signs the user in on `client` (made by ocde_client_new_for_server) and prints who signed in.
+ * `browser` NULL: the system browser. Returns EXIT_OK, EXIT_CANCELLED (Deny, Ctrl-C) or
+ * EXIT_FAILED. From here on the client holds the tokens, sends the access token with every API
+ * request and refreshes it when needed; the host never touches them. */
+static int sign_in(OcdeClient *client, const char *client_id, const char *client_secret,
+                   unsigned long timeout_s, AutoBrowser *browser, TokenReport *tokens)
+{
+    OcdeSignIn *sign_in = NULL;
+    OcdeStatus status;
+    char *user_id = NULL;   /* ours, freed with ocde_string_free */
+    char *user_name = NULL; /* ours, freed with ocde_string_free */
+    double deadline;
+    int rc = EXIT_FAILED;
+
+    /* The application's identity at the CDE (a public client: no secret), and where new tokens
+     * are reported. The strings are copied. */
+    status = ocde_client_set_oauth(client, client_id, client_secret, on_tokens, tokens);
+    if (status != OCDE_STATUS_OK) {
+        print_error(status);
+        return EXIT_FAILED;
+    }
+
+    /* Listen on a 127.0.0.1 redirect URI for as long as we are willing to wait, and open the
+     * sign-in page (open_url NULL: the system browser; --auto: our own "browser"). */
+    status = ocde_sign_in_start(client, (uint32_t)timeout_s, browser != NULL ? open_url_auto : NULL,
+                                browser, &sign_in);
+    if (status != OCDE_STATUS_OK) {
+        print_error(status);
+        return EXIT_FAILED; /* nothing was created, nothing keeps listening */
+    }
+    if (browser == NULL) {
+        /* Borrowed from the sign-in, valid until ocde_sign_in_free. */
+        fprintf(stderr, "Sign in in your browser. If it did not open, visit:\n  %s\n",
+                ocde_sign_in_url(sign_in));
+    }
+
+    /* Wait for the browser to come back; the code exchange happens inside the poll that returns
+     * OK (and the token callback is called there). Same pattern as the selection below. */
+    deadline = now_seconds() + (double)timeout_s;
+    for (;;) {
+        status = ocde_sign_in_poll(sign_in, 500);
+        if (status != OCDE_STATUS_PENDING) {
+            break;
+        }
+        if (g_interrupted) {
+            ocde_sign_in_abort(sign_in); /* the next poll says ABORTED */
+        } else if (now_seconds() >= deadline) {
+            fprintf(stderr, "error: no sign-in within %lu seconds\n", timeout_s);
+            goto done;
+        }
+    }
+    switch (status) {
+    case OCDE_STATUS_OK:
+        break;
+    case OCDE_STATUS_USER_CANCELLED: /* the user pressed Deny */
+    case OCDE_STATUS_ABORTED:        /* only we abort it, on Ctrl-C */
+        printf("sign-in cancelled\n");
+        rc = EXIT_CANCELLED;
+        goto done;
+    case OCDE_STATUS_EXPIRED:
+        fprintf(stderr, "error: the sign-in expired before the browser came back\n");
+        goto done;
+    default: /* e.g. the token exchange failed */
+        print_error(status);
+        goto done;
+    }
+    /* The sign-in's listener is no longer needed. */
+    ocde_sign_in_free(sign_in);
+    sign_in = NULL;
+
+    /* Who is it? (GET /foundation/1.0/current-user with the new access token.) */
+    status = ocde_client_current_user(client, &user_id, &user_name);
+    if (status != OCDE_STATUS_OK) {
+        print_error(status);
+        goto done;
+    }
+    printf("signed in as %s (%s)\n", user_name, user_id);
+    fflush(stdout);
+    ocde_string_free(user_id);
+    ocde_string_free(user_name);
+    rc = EXIT_OK;
+
+done:
+    ocde_sign_in_free(sign_in); /* NULL is a no-op */
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------------
  * main
  * ------------------------------------------------------------------------------------------- */
 
 static void usage(FILE *to)
 {
     fprintf(to,
-            "usage: ocde_example --url DOCUMENTS_API_URL [--token TOKEN] [--out DIR]\n"
-            "                    [--timeout SECONDS] [--auto | --auto-cancel] [--verbose]\n");
+            "usage: ocde_example --url DOCUMENTS_API_URL [--token TOKEN] [OPTIONS]\n"
+            "       ocde_example --server SERVER_URL --client-id ID [--client-secret SECRET]\n"
+            "                    [OPTIONS]\n"
+            "options: [--out DIR] [--timeout SECONDS] [--auto | --auto-cancel | --auto-deny]\n"
+            "         [--verbose]\n");
 }
 
 int main(int argc, char **argv)
 {
     const char *api_url = NULL;
     const char *token = NULL;
+    const char *server_url = NULL;
+    const char *client_id = NULL;
+    const char *client_secret = NULL;
     const char *out_dir = "./downloads";
     unsigned long timeout_s = 300;
-    AutoBrowser browser = { NULL };
+    AutoBrowser browser = { "the selection page", NULL };
+    AutoBrowser sign_in_browser = { "the sign-in page", NULL };
+    TokenReport tokens = { 0 };
     int verbose = 0;
 
     OcdeClient *client = NULL;
@@ -600,6 +807,15 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--token") == 0 && next != NULL) {
             token = next;
             i_arg++;
+        } else if (strcmp(a, "--server") == 0 && next != NULL) {
+            server_url = next;
+            i_arg++;
+        } else if (strcmp(a, "--client-id") == 0 && next != NULL) {
+            client_id = next;
+            i_arg++;
+        } else if (strcmp(a, "--client-secret") == 0 && next != NULL) {
+            client_secret = next;
+            i_arg++;
         } else if (strcmp(a, "--out") == 0 && next != NULL) {
             out_dir = next;
             i_arg++;
@@ -614,9 +830,14 @@ int main(int argc, char **argv)
             }
             i_arg++;
         } else if (strcmp(a, "--auto") == 0) {
+            sign_in_browser.choice = "allow";
             browser.choice = "all";
         } else if (strcmp(a, "--auto-cancel") == 0) {
+            sign_in_browser.choice = "allow";
             browser.choice = "cancel";
+        } else if (strcmp(a, "--auto-deny") == 0) {
+            sign_in_browser.choice = "deny";
+            browser.choice = "all"; /* never reached: the sign-in is denied */
         } else if (strcmp(a, "--verbose") == 0) {
             verbose = 1;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -628,13 +849,27 @@ int main(int argc, char **argv)
             return EXIT_FAILED;
         }
     }
-    if (api_url == NULL) {
+    if ((api_url == NULL) == (server_url == NULL)) {
+        fprintf(stderr, "error: give either --url (with --token) or --server (with --client-id)\n");
         usage(stderr);
+        return EXIT_FAILED;
+    }
+    if (server_url != NULL && (token != NULL || client_id == NULL)) {
+        fprintf(stderr, "error: --server needs --client-id and signs in itself (no --token)\n");
+        return EXIT_FAILED;
+    }
+    if (server_url == NULL && (client_id != NULL || client_secret != NULL)) {
+        fprintf(stderr, "error: --client-id and --client-secret go with --server, not --url\n");
+        return EXIT_FAILED;
+    }
+    if (server_url == NULL && sign_in_browser.choice != NULL &&
+        strcmp(sign_in_browser.choice, "deny") == 0) {
+        fprintf(stderr, "error: --auto-deny needs --server (there is no sign-in with --url)\n");
         return EXIT_FAILED;
     }
 #ifdef _WIN32
     if (browser.choice != NULL) {
-        fprintf(stderr, "error: --auto and --auto-cancel need POSIX sockets\n");
+        fprintf(stderr, "error: --auto, --auto-cancel and --auto-deny need POSIX sockets\n");
         return EXIT_FAILED;
     }
 #endif
@@ -645,8 +880,17 @@ int main(int argc, char **argv)
     /* Ctrl-C cancels cleanly (see on_sigint); a second Ctrl-C may kill the process outright. */
     signal(SIGINT, on_sigint);
 
-    /* ---- 1. Client ---- */
-    status = ocde_client_new(api_url, &client);
+    /* ---- 1. Client: from the Documents API URL, or (1a, 1b) from the server URL ---- */
+    if (server_url != NULL) {
+        /* Discovery is optional (ocde_client_new_for_server discovers by itself); it shows what
+         * the server offers and fails early when it offers no sign-in. */
+        if (describe_server(server_url) != 0) {
+            goto done;
+        }
+        status = ocde_client_new_for_server(server_url, &client);
+    } else {
+        status = ocde_client_new(api_url, &client);
+    }
     if (status != OCDE_STATUS_OK) {
         print_error(status);
         goto done; /* `client` was not written: still NULL */
@@ -657,12 +901,23 @@ int main(int argc, char **argv)
         goto done;
     }
 
-    /* ---- 2. Token (NULL clears it; the library copies the string). It is only ever sent to the
-     * origin of the documents API URL, never to the storage the downloads redirect to. ---- */
-    status = ocde_client_set_access_token(client, token);
-    if (status != OCDE_STATUS_OK) {
-        print_error(status);
-        goto done;
+    if (server_url != NULL) {
+        /* ---- 2a-2d. Sign in (see sign_in above); from then on the client keeps the tokens,
+         * sends the access token with its requests and refreshes it when needed. ---- */
+        int rc = sign_in(client, client_id, client_secret, timeout_s,
+                         sign_in_browser.choice != NULL ? &sign_in_browser : NULL, &tokens);
+        if (rc != EXIT_OK) {
+            exit_code = rc;
+            goto done;
+        }
+    } else {
+        /* ---- 2. Token (NULL clears it; the library copies the string). It is only ever sent to
+         * the origin of the documents API URL, never to the storage the downloads redirect to. */
+        status = ocde_client_set_access_token(client, token);
+        if (status != OCDE_STATUS_OK) {
+            print_error(status);
+            goto done;
+        }
     }
 
     /* ---- 3. Start the selection ----
