@@ -729,6 +729,17 @@ void ocde_server_free(struct OcdeServer *server);
 enum OcdeStatus ocde_client_new_for_server(const char *server_url, struct OcdeClient **out_client);
 
 /**
+ * Creates a client from a discovery result (as `ocde_client_new_for_server` does, without
+ * discovering again). On OK `*out_client` is the caller's (`ocde_client_free`); `server` may be
+ * freed afterwards.
+ *
+ * # Safety
+ * `server` is live; `out_client` is writable.
+ */
+enum OcdeStatus ocde_client_new_from_server(const struct OcdeServer *server,
+                                            struct OcdeClient **out_client);
+
+/**
  * Sets the application's OAuth2 `client_id` and, for a confidential client only, its
  * `client_secret` (NULL for a public client; sent by HTTP Basic when the server supports it,
  * else in the form body), and the callback told of new tokens (NULL: none). Strings are copied.

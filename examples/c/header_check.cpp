@@ -127,6 +127,9 @@ static_assert(same<decltype(&ocde_server_free), void (*)(OcdeServer *)>(), "ocde
 static_assert(same<decltype(&ocde_client_new_for_server),
                    OcdeStatus (*)(const char *, OcdeClient **)>(),
               "ocde_client_new_for_server");
+static_assert(same<decltype(&ocde_client_new_from_server),
+                   OcdeStatus (*)(const OcdeServer *, OcdeClient **)>(),
+              "ocde_client_new_from_server");
 static_assert(same<decltype(&ocde_client_set_oauth),
                    OcdeStatus (*)(OcdeClient *, const char *, const char *, OcdeTokensFn,
                                   void *)>(),
@@ -275,6 +278,7 @@ std::size_t header_check_cpp()
         reinterpret_cast<void (*)()>(&ocde_server_supports_flow),
         reinterpret_cast<void (*)()>(&ocde_server_free),
         reinterpret_cast<void (*)()>(&ocde_client_new_for_server),
+        reinterpret_cast<void (*)()>(&ocde_client_new_from_server),
         reinterpret_cast<void (*)()>(&ocde_client_set_oauth),
         reinterpret_cast<void (*)()>(&ocde_client_set_refresh_token),
         reinterpret_cast<void (*)()>(&ocde_sign_in_start),

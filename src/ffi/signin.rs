@@ -193,11 +193,34 @@ pub unsafe extern "C" fn ocde_client_new_for_server(
         let out = out_arg(out_client, "out_client")?;
         let url = str_arg(server_url, "server_url")?;
         let discovery = discover(url, &HttpSettings::default())?;
-        let client = Client::new(&discovery.documents_api_url)?;
-        client.set_auth_info(discovery.auth, Some(discovery.foundation_url));
-        *out = Box::into_raw(Box::new(OcdeClient::wrap(client)));
+        *out = Box::into_raw(Box::new(OcdeClient::wrap(client_for(discovery)?)));
         Ok(OcdeStatus::Ok)
     })
+}
+
+/// Creates a client from a discovery result (as `ocde_client_new_for_server` does, without
+/// discovering again). On OK `*out_client` is the caller's (`ocde_client_free`); `server` may be
+/// freed afterwards.
+///
+/// # Safety
+/// `server` is live; `out_client` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn ocde_client_new_from_server(
+    server: *const OcdeServer,
+    out_client: *mut *mut OcdeClient,
+) -> OcdeStatus {
+    guard(|| {
+        let s = handle_arg(server, "server")?;
+        let out = out_arg(out_client, "out_client")?;
+        *out = Box::into_raw(Box::new(OcdeClient::wrap(client_for(s.discovery.clone())?)));
+        Ok(OcdeStatus::Ok)
+    })
+}
+
+fn client_for(discovery: Discovery) -> Result<Client, Error> {
+    let client = Client::new(&discovery.documents_api_url)?;
+    client.set_auth_info(discovery.auth, Some(discovery.foundation_url));
+    Ok(client)
 }
 
 /// Receives every new token set — after a sign-in and after every refresh — so the host can keep
