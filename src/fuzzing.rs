@@ -34,10 +34,7 @@ pub fn check_callback_request(data: &[u8]) {
     if let Some(Verdict::Accept(outcome)) = judge_raw(data, PATH, 8080) {
         {
             let text = String::from_utf8_lossy(data);
-            assert!(
-                text.starts_with("GET ") || text.starts_with("get "),
-                "accepted non-GET: {text:?}"
-            );
+            assert!(text.starts_with("GET "), "accepted non-GET: {text:?}");
             let target = text.split(' ').nth(1).unwrap_or("");
             assert_eq!(
                 target.split('?').next(),

@@ -354,7 +354,7 @@ fn find_outcome(query: &str) -> Option<CallbackOutcome> {
 /// A parsed request head.
 #[derive(Debug, PartialEq, Eq)]
 pub struct RequestHead {
-    /// Upper-cased method.
+    /// The method as sent (case-sensitive).
     pub method: String,
     /// The raw request target (path and query, not decoded).
     pub target: String,
@@ -381,7 +381,8 @@ pub fn parse_head(head: &[u8]) -> Option<RequestHead> {
         .find(|(name, _)| name.trim().eq_ignore_ascii_case("host"))
         .map(|(_, value)| value.trim().to_string());
     Some(RequestHead {
-        method: method.to_ascii_uppercase(),
+        // Methods are case-sensitive (RFC 9110): "get" is not GET.
+        method: method.to_string(),
         target: target.to_string(),
         host,
     })
@@ -627,6 +628,21 @@ mod tests {
             Some(CallbackOutcome::Selected("http://h/s?id=5".into()))
         );
         assert_eq!(parse_callback_query(""), None);
+    }
+
+    #[test]
+    fn methods_are_case_sensitive() {
+        let raw =
+            format!("get {P}?user_cancelled_selection=true HTTP/1.1\r\nHost: 127.0.0.1:5\r\n\r\n");
+        assert_eq!(
+            judge_raw(raw.as_bytes(), P, 5),
+            Some(Verdict::Refuse(405, "Method Not Allowed"))
+        );
+        let raw = raw.replacen("get", "GET", 1);
+        assert!(matches!(
+            judge_raw(raw.as_bytes(), P, 5),
+            Some(Verdict::Accept(_))
+        ));
     }
 
     #[test]
