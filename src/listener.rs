@@ -249,8 +249,11 @@ fn accept_loop(
     }
     drop(socket); // the port is free from here on
     for (stream, thread) in connections {
-        // Wakes a connection blocked in read (a browser's idle pre-connect, a slow client).
-        let _ = stream.shutdown(Shutdown::Both);
+        // Wakes a connection blocked in read (a browser's idle pre-connect, a slow client), but
+        // lets one that is writing its answer finish: shutting down both directions here could
+        // cut the page of the very callback that ended the wait (the browser would show an
+        // empty response). Writes are bounded by the connection timeout.
+        let _ = stream.shutdown(Shutdown::Read);
         let _ = thread.join();
     }
 }

@@ -534,3 +534,23 @@ fn answers_tell_the_browser_to_close_the_connection() {
     assert!(text.contains("\r\n\r\n<!doctype html>"), "{text}");
     assert_eq!(sel.wait(5), OcdeStatus::UserCancelled);
 }
+
+#[test]
+fn the_browser_gets_its_whole_page_even_when_a_waiting_poll_ends_the_flow_at_once() {
+    // A poll blocked on another thread returns the moment the callback is recorded and stops
+    // the listener; the browser that sent the callback must still receive the complete page.
+    let sim = Simulator::start(SimConfig::default()).unwrap();
+    let client = CClient::for_sim(&sim);
+    for round in 0..30 {
+        let sel = std::sync::Arc::new(start(&client, &Opts::default(), &Opener::new()).unwrap());
+        let waiter = {
+            let sel = sel.clone();
+            std::thread::spawn(move || sel.poll(30_000))
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        let outcome = sim.browse(&sel.url(), BrowserChoice::Cancel).unwrap();
+        assert_eq!(outcome.status, 200, "round {round}");
+        assert!(outcome.body.contains("</html>"), "round {round}: page cut: {:?}", outcome.body);
+        assert_eq!(waiter.join().unwrap(), OcdeStatus::UserCancelled);
+    }
+}
