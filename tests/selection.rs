@@ -541,7 +541,7 @@ fn the_browser_gets_its_whole_page_even_when_a_waiting_poll_ends_the_flow_at_onc
     // the listener; the browser that sent the callback must still receive the complete page.
     let sim = Simulator::start(SimConfig::default()).unwrap();
     let client = CClient::for_sim(&sim);
-    for round in 0..30 {
+    for round in 0..100 {
         let sel = std::sync::Arc::new(start(&client, &Opts::default(), &Opener::new()).unwrap());
         let waiter = {
             let sel = sel.clone();
