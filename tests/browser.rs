@@ -1,6 +1,8 @@
 //! A real browser on the CDE simulator's selection page: Debian's headless Chromium, driven through
 //! chromedriver's W3C WebDriver HTTP API, ticks documents and presses Download or Cancel; the
 //! library's loopback listener must receive the callback and `ocde_selection_poll` must report it.
+//! One test first signs in on the simulator's OAuth2 page (`ocde_sign_in_start` / `_poll`), then
+//! selects and downloads with the token that sign-in obtained.
 //!
 //! These tests need `/usr/bin/chromium` and `/usr/bin/chromedriver`
 //! (`apt-get install -y chromium chromium-driver`; `OCDE_CHROMIUM` / `OCDE_CHROMEDRIVER` point
@@ -17,10 +19,17 @@
 
 mod common;
 use common::*;
+use opencde_documents::ffi::client::OcdeClient;
+use opencde_documents::ffi::signin::{
+    ocde_client_new_for_server, ocde_client_set_oauth, ocde_sign_in_free, ocde_sign_in_poll,
+    ocde_sign_in_start, ocde_sign_in_url, OcdeSignIn,
+};
 use opencde_documents::ffi::OcdeStatus;
 use serde_json::{json, Value};
+use std::ffi::{c_char, c_void, CStr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Upper bound of every wait in these tests (browser start, page loads, the selection's poll).
@@ -546,4 +555,280 @@ fn chromium_xhr_callback_delivers_the_selection_and_the_page_stays() {
         !requests.iter().any(|r| r.contains("/confirm")),
         "{requests:?}"
     );
+}
+
+// Sign-in in a real browser (issue "A real browser: Debian's headless Chromium signs in on the
+// simulator's page and then selects documents, in one test, through the public C functions").
+// The helpers below are those of tests/signin.rs, with every wait bounded by `WAIT`.
+
+/// The OAuth2 client id the simulator knows (`SimConfig::oauth_client_id`'s default).
+const CLIENT_ID: &str = "ocde-test-client";
+
+/// What the token callback received, one `(access, refresh, expires_at)` per call.
+#[derive(Default)]
+struct Tokens(Mutex<Vec<(String, Option<String>, i64)>>);
+
+impl Tokens {
+    fn sets(&self) -> Vec<(String, Option<String>, i64)> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+unsafe extern "C" fn on_tokens(
+    user_data: *mut c_void,
+    access: *const c_char,
+    refresh: *const c_char,
+    expires_at: i64,
+) {
+    let t = &*(user_data as *const Tokens);
+    let refresh =
+        (!refresh.is_null()).then(|| CStr::from_ptr(refresh).to_string_lossy().into_owned());
+    t.0.lock().unwrap().push((
+        CStr::from_ptr(access).to_string_lossy().into_owned(),
+        refresh,
+        expires_at,
+    ));
+}
+
+/// A client made from the server URL (`ocde_client_new_for_server`), with the OAuth client id
+/// and the token recorder (`ocde_client_set_oauth`). `tokens` must outlive the client.
+fn client_for(sim: &Simulator, tokens: &Tokens) -> CClient {
+    let mut raw: *mut OcdeClient = std::ptr::null_mut();
+    let status = unsafe { ocde_client_new_for_server(c(&sim.cde_origin()).as_ptr(), &mut raw) };
+    assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
+    let status = unsafe {
+        ocde_client_set_oauth(
+            raw,
+            c(CLIENT_ID).as_ptr(),
+            std::ptr::null(),
+            Some(on_tokens),
+            tokens as *const Tokens as *mut c_void,
+        )
+    };
+    assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
+    CClient(raw)
+}
+
+/// An `OcdeSignIn*`, freed on drop.
+struct SignIn(*mut OcdeSignIn);
+
+impl SignIn {
+    /// `ocde_sign_in_start` (default expiry) whose `open_url` records the URL in `opener`.
+    fn start(client: &CClient, opener: &Opener) -> SignIn {
+        let mut raw = std::ptr::null_mut();
+        let status = unsafe {
+            ocde_sign_in_start(
+                client.0,
+                0,
+                Some(record_url),
+                opener as *const Opener as *mut c_void,
+                &mut raw,
+            )
+        };
+        assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
+        assert!(!raw.is_null());
+        SignIn(raw)
+    }
+
+    fn url(&self) -> String {
+        unsafe { text(ocde_sign_in_url(self.0)) }.unwrap()
+    }
+
+    /// Polls until the sign-in leaves PENDING, at most `WAIT`.
+    fn poll_final(&self) -> OcdeStatus {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let status = unsafe { ocde_sign_in_poll(self.0, 200) };
+            if status != OcdeStatus::Pending || Instant::now() >= deadline {
+                return status;
+            }
+        }
+    }
+}
+
+impl Drop for SignIn {
+    fn drop(&mut self) {
+        unsafe { ocde_sign_in_free(self.0) }
+    }
+}
+
+unsafe extern "C" fn record_url(user_data: *mut c_void, url: *const c_char) -> i32 {
+    let o = &*(user_data as *const Opener);
+    o.urls.lock().unwrap().push((
+        CStr::from_ptr(url).to_string_lossy().into_owned(),
+        std::thread::current().id(),
+    ));
+    0
+}
+
+/// The single URL an opener recorded.
+fn opened_url(opener: &Opener) -> String {
+    let urls = opener.urls.lock().unwrap().clone();
+    assert_eq!(urls.len(), 1, "open_url called once: {urls:?}");
+    urls[0].0.clone()
+}
+
+#[test]
+#[ignore = "needs Debian chromium + chromedriver; run by tests/run-all.sh with --ignored"]
+fn chromium_signs_in_on_the_simulator_page_then_selects_two_documents_with_the_issued_token() {
+    let browser = Browser::launch("sign-in");
+    // The CDE API needs a token the client is never given: only a token issued by the
+    // simulator's OAuth server after the browser's sign-in can open it.
+    let sim = Simulator::start(SimConfig {
+        required_token: Some("unknown-to-the-client".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let tokens = Tokens::default();
+    let client = client_for(&sim, &tokens);
+    // Before signing in, the CDE refuses the client and no page is opened.
+    let refused = Opener::new();
+    let (status, message) = start(&client, &Opts::default(), &refused)
+        .err()
+        .expect("a selection before sign-in is refused");
+    assert_eq!(status, OcdeStatus::Unauthorized, "{message}");
+    assert!(refused.urls.lock().unwrap().is_empty());
+
+    // Sign in: the library opens the authorization page, Chromium presses "Sign in".
+    let opener = Opener::new();
+    let sign_in = SignIn::start(&client, &opener);
+    let authorize = opened_url(&opener);
+    assert_eq!(authorize, sign_in.url());
+    assert!(
+        authorize.starts_with(&format!("{}/oauth/authorize?", sim.cde_origin()))
+            && authorize.contains("code_challenge_method=S256")
+            && authorize.contains("state="),
+        "{authorize}"
+    );
+    let redirect_uri = url::Url::parse(&authorize)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .unwrap_or_else(|| panic!("no redirect_uri in {authorize}"))
+        .1
+        .into_owned();
+    assert!(
+        redirect_uri.starts_with("http://127.0.0.1:"),
+        "{redirect_uri}"
+    );
+    browser.goto(&authorize);
+    let client_shown = wait_for("the sign-in page to name the client", || {
+        browser.text("#client-id")
+    });
+    assert_eq!(client_shown, CLIENT_ID);
+    browser.click("#sign-in");
+
+    // The browser follows the 302 to our loopback listener, which answers at once (without
+    // waiting for a poll) that the application is signed in. The page is awaited before the
+    // poll on purpose: the poll that ends the flow stops the listener, and stopping shuts down
+    // every open connection, also one whose answer is not written yet (`accept_loop` in
+    // src/listener.rs), which Chromium shows as ERR_EMPTY_RESPONSE about once in 15 runs.
+    browser.wait_page(&redirect_uri, "signed in");
+    let result = browser.text("#ocde-result").unwrap_or_default();
+    assert!(result.contains("signed in"), "{result}");
+    let landed = browser.url().unwrap();
+    assert!(
+        landed.contains("code=") && landed.contains("state="),
+        "{landed}"
+    );
+    assert!(tokens.sets().is_empty(), "no tokens before the poll");
+
+    let status = sign_in.poll_final();
+    assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
+    let sets = tokens.sets();
+    assert_eq!(sets.len(), 1, "the token callback fired once");
+    let (access, refresh, expires_at) = sets[0].clone();
+    assert!(
+        sim.issued_access_tokens().contains(&access),
+        "the access token is one the simulator issued"
+    );
+    assert!(refresh.is_some() && expires_at > 0);
+    // Chromium itself showed the page and sent the form; the library (not the browser) made
+    // the one token request, with the PKCE verifier.
+    let requests = browser_requests(&sim);
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.starts_with("GET /oauth/authorize?")),
+        "{requests:?}"
+    );
+    assert!(
+        requests.iter().any(|r| r == "POST /oauth/authorize"),
+        "{requests:?}"
+    );
+    assert!(
+        !requests.iter().any(|r| r.contains("/oauth/token")),
+        "{requests:?}"
+    );
+    let token_requests = sim.token_requests();
+    assert_eq!(token_requests.len(), 1, "{token_requests:?}");
+    assert_eq!(token_requests[0]["grant_type"], "authorization_code");
+    assert!(token_requests[0]["code_verifier"]
+        .as_str()
+        .is_some_and(|v| v.len() >= 43));
+
+    // Select with the same client: Chromium ticks doc-1 and doc-2 and presses Download.
+    let opener = Opener::new();
+    let sel = start(&client, &Opts::default(), &opener).unwrap_or_else(|e| panic!("start: {e:?}"));
+    let page = opened_url(&opener);
+    assert_eq!(page, sel.url());
+    browser.goto(&page);
+    browser.tick(&["doc-1", "doc-2"]);
+    browser.click("#download");
+
+    // The page first, then the poll, for the reason given above.
+    let callback = registered_callback(&sim);
+    browser.wait_page(&callback, "reached the application");
+    let status = poll_final(&sel);
+    assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
+    assert_eq!(selected_ids(&sel), ["doc-1", "doc-2"]);
+
+    // One of them downloads: the issued token opens the CDE's download endpoint.
+    let doc = sel.document(0);
+    let dir = TempDir::new("browser-sign-in");
+    let (status, path) = client.download_document(&sel, 0, dir.path(), &mut Progress::default());
+    assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
+    let path = path.expect("the written path");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        sim.document(&doc.document_id).unwrap().content,
+        "{} holds {}'s bytes",
+        path.display(),
+        doc.document_id
+    );
+
+    // Every token the client sent to the CDE was the issued one (never the required token it
+    // does not know), and no token went to storage; the signed-in client made the API calls.
+    let bearer = format!("Bearer {access}");
+    let sent: Vec<String> = sim
+        .requests()
+        .into_iter()
+        .filter_map(|r| {
+            r.authorization
+                .clone()
+                .map(|a| format!("{} {} {a}", r.method, r.path()))
+        })
+        .collect();
+    assert!(
+        sent.iter().all(|s| s.ends_with(&bearer)),
+        "only the issued token was sent: {sent:?}"
+    );
+    for (method, path) in [
+        ("POST", "/documents/1.0/select-documents"),
+        (
+            "GET",
+            &format!(
+                "/documents/1.0/documents/{}/versions/1/download",
+                doc.document_id
+            ),
+        ),
+    ] {
+        assert!(
+            sent.iter()
+                .any(|s| s.starts_with(&format!("{method} {path} "))),
+            "{method} {path} with the token: {sent:?}"
+        );
+    }
+    assert_token_stayed_home(&sim);
+    assert_eq!(tokens.sets().len(), 1, "no refresh was needed");
 }
