@@ -406,7 +406,9 @@ pub fn judge_raw(request: &[u8], path: &str, port: u16) -> Option<Verdict> {
 }
 
 /// Reads one request head (up to [`MAX_HEAD`] bytes, within [`CONNECTION_TIMEOUT`]).
-fn read_head(stream: &mut TcpStream) -> Option<RequestHead> {
+/// `Ok(None)`: the peer closed (or went silent) before sending a byte — nothing to answer.
+/// `Err(())`: something came that is not a request head — answered 400.
+fn read_head(stream: &mut TcpStream) -> std::result::Result<Option<RequestHead>, ()> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 2048];
     let end = loop {
@@ -414,14 +416,15 @@ fn read_head(stream: &mut TcpStream) -> Option<RequestHead> {
             break i;
         }
         if buf.len() > MAX_HEAD {
-            return None;
+            return Err(());
         }
         match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => return None,
+            Ok(0) | Err(_) if buf.is_empty() => return Ok(None),
+            Ok(0) | Err(_) => return Err(()),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
     };
-    parse_head(&buf[..end])
+    parse_head(&buf[..end]).map(Some).ok_or(())
 }
 
 fn handle_connection(
@@ -433,16 +436,21 @@ fn handle_connection(
 ) {
     let _ = stream.set_read_timeout(Some(CONNECTION_TIMEOUT));
     let _ = stream.set_write_timeout(Some(CONNECTION_TIMEOUT));
-    let Some(head) = read_head(&mut stream) else {
-        respond(
-            &mut stream,
-            400,
-            "Bad Request",
-            "text/plain; charset=utf-8",
-            b"Bad Request",
-            false,
-        );
-        return;
+    let head = match read_head(&mut stream) {
+        Ok(Some(head)) => head,
+        // An idle connection (a browser's pre-connect) that closed, or that `stop` shut down.
+        Ok(None) => return,
+        Err(()) => {
+            respond(
+                &mut stream,
+                400,
+                "Bad Request",
+                "text/plain; charset=utf-8",
+                b"Bad Request",
+                false,
+            );
+            return;
+        }
     };
     let head_only = head.method == "HEAD";
     match judge_for(

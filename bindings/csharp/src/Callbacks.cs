@@ -4,7 +4,10 @@
 // life of the AppDomain, so the function pointer handed to native code can never be collected, no
 // matter what the caller passes inline or how often GC runs. Per-call state travels as
 // `user_data`: a GCHandle to a managed object, allocated before the native call and freed after it
-// returns (the library calls progress/open_url only inside that call, on that thread).
+// returns (the library calls progress/open_url only inside that call, on that thread). The log
+// callback's user_data is a weak GCHandle freed with the client handle; the token callback's is a
+// key into a static registry instead (see TokenRelay), because the native token observer lives in
+// state that selections and sign-ins share with the client and may outlive the client handle.
 //
 // No exception ever leaves a trampoline: unwinding managed exceptions through Rust frames is
 // undefined behaviour (and kills the host process on .NET Core/8). User exceptions are stored,
@@ -76,12 +79,86 @@ namespace OpenCde.Documents
         internal volatile Action<OcdeLogLevel, string> Handler;
     }
 
+    /// <summary>
+    /// A client's TokensChanged subscribers, reached from the token trampoline through a key in a
+    /// static registry (never a pointer), so a token event arriving after the client was freed is
+    /// simply dropped. Held strongly by its <see cref="CdeClient"/> only; the registry holds it
+    /// weakly and its finalizer removes the key.
+    /// </summary>
+    internal sealed class TokenRelay
+    {
+        private static readonly Dictionary<long, WeakReference> s_registry = new Dictionary<long, WeakReference>();
+        private static long s_nextKey;
+
+        private readonly object _lock = new object();
+        private EventHandler<TokensChangedEventArgs> _handlers;
+
+        internal TokenRelay(object sender)
+        {
+            Sender = sender;
+            long key = Interlocked.Increment(ref s_nextKey);
+            lock (s_registry)
+            {
+                s_registry.Add(key, new WeakReference(this));
+            }
+            Key = new IntPtr(key);
+        }
+
+        ~TokenRelay()
+        {
+            lock (s_registry)
+            {
+                s_registry.Remove(Key.ToInt64());
+            }
+        }
+
+        /// <summary>The value passed to native code as user_data.</summary>
+        internal IntPtr Key { get; private set; }
+
+        internal object Sender { get; private set; }
+
+        internal EventHandler<TokensChangedEventArgs> Handlers
+        {
+            get { return Volatile.Read(ref _handlers); }
+        }
+
+        internal void Add(EventHandler<TokensChangedEventArgs> handler)
+        {
+            lock (_lock)
+            {
+                Volatile.Write(ref _handlers, (EventHandler<TokensChangedEventArgs>)Delegate.Combine(_handlers, handler));
+            }
+        }
+
+        internal void Remove(EventHandler<TokensChangedEventArgs> handler)
+        {
+            lock (_lock)
+            {
+                Volatile.Write(ref _handlers, (EventHandler<TokensChangedEventArgs>)Delegate.Remove(_handlers, handler));
+            }
+        }
+
+        internal static TokenRelay Find(IntPtr key)
+        {
+            WeakReference reference;
+            lock (s_registry)
+            {
+                if (!s_registry.TryGetValue(key.ToInt64(), out reference))
+                {
+                    return null;
+                }
+            }
+            return reference.Target as TokenRelay;
+        }
+    }
+
     internal static class Callbacks
     {
         internal static readonly OcdeProgressFn Progress = OnProgress;
         internal static readonly OcdeSelectionProgressFn SelectionProgress = OnSelectionProgress;
         internal static readonly OcdeOpenUrlFn OpenUrl = OnOpenUrl;
         internal static readonly OcdeLogFn Log = OnLog;
+        internal static readonly OcdeTokensFn Tokens = OnTokens;
 
         // Depth of user code running inside a native callback on this thread. Calling the library
         // from there would re-enter it with a selection/client that is in use (forbidden by the
@@ -89,30 +166,31 @@ namespace OpenCde.Documents
         [ThreadStatic]
         private static int t_callbackDepth;
 
-        // An exception thrown by the log handler during the current native call on this thread.
+        // The first exception thrown by a Log or TokensChanged handler during the current native
+        // call on this thread; rethrown by the wrapper once that call has returned.
         [ThreadStatic]
-        private static ExceptionDispatchInfo t_logError;
+        private static ExceptionDispatchInfo t_handlerError;
 
         internal static void ThrowIfInsideCallback()
         {
             if (t_callbackDepth > 0)
             {
                 throw new InvalidOperationException(
-                    "OpenCde.Documents must not be called from inside its own progress, openUrl or log callback.");
+                    "OpenCde.Documents must not be called from inside its own progress, openUrl, Log or TokensChanged callback.");
             }
         }
 
-        /// <summary>Call right before a native call that may log.</summary>
+        /// <summary>Call right before a native call that may log or deliver tokens.</summary>
         internal static void BeginNativeCall()
         {
-            t_logError = null;
+            t_handlerError = null;
         }
 
-        /// <summary>The log handler's exception during the last native call on this thread, if any.</summary>
-        internal static ExceptionDispatchInfo TakeLogError()
+        /// <summary>The Log or TokensChanged handler's exception during the last native call on this thread, if any.</summary>
+        internal static ExceptionDispatchInfo TakeHandlerError()
         {
-            ExceptionDispatchInfo e = t_logError;
-            t_logError = null;
+            ExceptionDispatchInfo e = t_handlerError;
+            t_handlerError = null;
             return e;
         }
 
@@ -122,7 +200,7 @@ namespace OpenCde.Documents
             try
             {
                 call = (DownloadCall)GCHandle.FromIntPtr(userData).Target;
-                if (call.CancellationToken.IsCancellationRequested || t_logError != null)
+                if (call.CancellationToken.IsCancellationRequested || t_handlerError != null)
                 {
                     return 1;
                 }
@@ -163,7 +241,7 @@ namespace OpenCde.Documents
             try
             {
                 call = (SelectionDownloadCall)GCHandle.FromIntPtr(userData).Target;
-                if (call.CancellationToken.IsCancellationRequested || t_logError != null)
+                if (call.CancellationToken.IsCancellationRequested || t_handlerError != null)
                 {
                     return 1;
                 }
@@ -271,9 +349,62 @@ namespace OpenCde.Documents
             }
             catch (Exception e)
             {
-                if (t_logError == null)
+                if (t_handlerError == null)
                 {
-                    t_logError = ExceptionDispatchInfo.Capture(e);
+                    t_handlerError = ExceptionDispatchInfo.Capture(e);
+                }
+            }
+        }
+
+        private static void OnTokens(IntPtr userData, IntPtr accessToken, IntPtr refreshToken, long expiresAtUnix)
+        {
+            try
+            {
+                // user_data is a registry key, not a GCHandle: the native token observer lives in
+                // state that selections and sign-ins share with the client, so it may be called
+                // after the client handle was freed. A stale key finds nothing.
+                TokenRelay relay = TokenRelay.Find(userData);
+                if (relay == null)
+                {
+                    return;
+                }
+                EventHandler<TokensChangedEventArgs> handlers = relay.Handlers;
+                if (handlers == null)
+                {
+                    return;
+                }
+                var args = new TokensChangedEventArgs(
+                    Utf8.FromNative(accessToken),
+                    Utf8.FromNative(refreshToken),
+                    TokensChangedEventArgs.FromUnix(expiresAtUnix));
+                // Every subscriber is told, even when an earlier one throws (one of them may be the
+                // secure store that must not miss a rotated refresh token); the first exception is
+                // rethrown after the native call.
+                foreach (Delegate d in handlers.GetInvocationList())
+                {
+                    t_callbackDepth++;
+                    try
+                    {
+                        ((EventHandler<TokensChangedEventArgs>)d)(relay.Sender, args);
+                    }
+                    catch (Exception e)
+                    {
+                        if (t_handlerError == null)
+                        {
+                            t_handlerError = ExceptionDispatchInfo.Capture(e);
+                        }
+                    }
+                    finally
+                    {
+                        t_callbackDepth--;
+                    }
+                }
+            }
+            catch (Exception e)
+            {
+                if (t_handlerError == null)
+                {
+                    t_handlerError = ExceptionDispatchInfo.Capture(e);
                 }
             }
         }

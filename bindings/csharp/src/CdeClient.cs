@@ -14,7 +14,8 @@ namespace OpenCde.Documents
     /// </summary>
     /// <remarks>
     /// Thread-safe: one client may run several selections and downloads at once. Dispose it when
-    /// done; selections already obtained stay usable.
+    /// done; selections already obtained stay usable. To sign the user in instead of passing an
+    /// access token, create it with <see cref="ForServerAsync"/> (see <see cref="SignInAsync"/>).
     /// <code>
     /// using (var cde = new CdeClient("https://cde.example.com/documents/1.0") { AccessToken = token })
     /// using (var selection = await cde.SelectDocumentsAsync())
@@ -22,12 +23,13 @@ namespace OpenCde.Documents
     ///         await cde.DownloadDocumentAsync(doc, folder, progress, ct);
     /// </code>
     /// </remarks>
-    public sealed class CdeClient : IDisposable
+    public sealed partial class CdeClient : IDisposable
     {
         /// <summary>How long one native poll waits; cancellation wakes it at once anyway.</summary>
         private const uint PollSliceMs = 5000;
 
         private readonly ClientHandle _handle;
+        private readonly TokenRelay _tokenRelay;
         private int _disposed;
         private readonly object _logLock = new object();
         private LogRelay _logRelay;
@@ -43,6 +45,19 @@ namespace OpenCde.Documents
         /// <exception cref="OcdeException">The URL is malformed (<see cref="OcdeStatus.InvalidArgument"/>).</exception>
         /// <exception cref="DllNotFoundException">The native library cannot be found (see README).</exception>
         public CdeClient(string documentsApiUrl)
+            : this(NewClient(documentsApiUrl), documentsApiUrl, null)
+        {
+        }
+
+        private CdeClient(ClientHandle handle, string documentsApiUrl, string serverUrl)
+        {
+            _handle = handle;
+            _tokenRelay = new TokenRelay(this);
+            DocumentsApiUrl = documentsApiUrl;
+            ServerUrl = serverUrl;
+        }
+
+        private static ClientHandle NewClient(string documentsApiUrl)
         {
             if (documentsApiUrl == null)
             {
@@ -58,12 +73,18 @@ namespace OpenCde.Documents
                 throw error;
             }
             HandleCounters.OnClientCreated();
-            _handle = handle;
-            DocumentsApiUrl = documentsApiUrl;
+            return handle;
         }
 
-        /// <summary>The Documents API URL this client was created with.</summary>
+        /// <summary>
+        /// The Documents API URL this client was created with; null for a client made by
+        /// <see cref="ForServerAsync"/> (the library does not report the URL it discovered: use
+        /// <see cref="CdeServerInfo.DiscoverAsync"/> if you need it).
+        /// </summary>
         public string DocumentsApiUrl { get; private set; }
+
+        /// <summary>The server URL given to <see cref="ForServerAsync"/>; null for a client made by the constructor.</summary>
+        public string ServerUrl { get; private set; }
 
         /// <summary>
         /// The OAuth2 bearer token, sent only to the Documents API's own origin; null clears it.
@@ -289,6 +310,7 @@ namespace OpenCde.Documents
                 {
                     selection.Dispose();
                 }
+                GC.KeepAlive(this); // keeps the log and token relays alive during the polls
             }
         }
 
@@ -320,7 +342,7 @@ namespace OpenCde.Documents
                     cookie.Free();
                     GC.KeepAlive(this); // keeps the log relay alive during the call
                 }
-                ExceptionDispatchInfo logError = Callbacks.TakeLogError();
+                ExceptionDispatchInfo handlerError = Callbacks.TakeHandlerError();
                 if (status != OcdeStatus.Ok)
                 {
                     Forget(handle);
@@ -328,9 +350,9 @@ namespace OpenCde.Documents
                     {
                         call.Error.Throw();
                     }
-                    if (logError != null)
+                    if (handlerError != null)
                     {
-                        logError.Throw();
+                        handlerError.Throw();
                     }
                     if (status == OcdeStatus.Aborted)
                     {
@@ -340,12 +362,12 @@ namespace OpenCde.Documents
                 }
                 HandleCounters.OnSelectionCreated();
                 var selection = new Selection(handle);
-                if (logError != null || cancellationToken.IsCancellationRequested)
+                if (handlerError != null || cancellationToken.IsCancellationRequested)
                 {
                     selection.Dispose();
-                    if (logError != null)
+                    if (handlerError != null)
                     {
-                        logError.Throw();
+                        handlerError.Throw();
                     }
                     cancellationToken.ThrowIfCancellationRequested();
                 }
@@ -564,7 +586,7 @@ namespace OpenCde.Documents
                 cookie.Free();
                 GC.KeepAlive(this); // keeps the log relay alive during the call
             }
-            ExceptionDispatchInfo logError = Callbacks.TakeLogError();
+            ExceptionDispatchInfo handlerError = Callbacks.TakeHandlerError();
 
             // The results are written on OK, on per-document failures and on an abort (not for an
             // invalid argument): read them whenever they are there, and always free them.
@@ -586,7 +608,7 @@ namespace OpenCde.Documents
                 }
             }
 
-            // In order of cause: user exception, cancellation, log handler, library error.
+            // In order of cause: user exception, cancellation, Log/TokensChanged handler, library error.
             if (call.Error != null)
             {
                 call.Error.Throw();
@@ -595,9 +617,9 @@ namespace OpenCde.Documents
             {
                 cancellationToken.ThrowIfCancellationRequested();
             }
-            if (logError != null)
+            if (handlerError != null)
             {
-                logError.Throw();
+                handlerError.Throw();
             }
             if (result == null)
             {
@@ -808,10 +830,10 @@ namespace OpenCde.Documents
             document.Owner.ThrowIfDisposed();
         }
 
-        /// <summary>Throws in order of cause: user exception, cancellation, log handler, library error.</summary>
+        /// <summary>Throws in order of cause: user exception, cancellation, Log/TokensChanged handler, library error.</summary>
         private static void ThrowDownloadFailure(OcdeStatus status, OcdeException error, DownloadCall call, CancellationToken cancellationToken)
         {
-            ExceptionDispatchInfo logError = Callbacks.TakeLogError();
+            ExceptionDispatchInfo handlerError = Callbacks.TakeHandlerError();
             if (call.Error != null)
             {
                 call.Error.Throw();
@@ -820,9 +842,9 @@ namespace OpenCde.Documents
             {
                 cancellationToken.ThrowIfCancellationRequested();
             }
-            if (logError != null)
+            if (handlerError != null)
             {
-                logError.Throw();
+                handlerError.Throw();
             }
             if (error != null)
             {

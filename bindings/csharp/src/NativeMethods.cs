@@ -28,6 +28,11 @@ namespace OpenCde.Documents
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     internal delegate int OcdeSelectionProgressFn(IntPtr userData, UIntPtr index, ulong received, long total, ulong allReceived, long allTotal);
 
+    // `refreshToken` is NULL when the server gave none; `expiresAtUnix` is 0 when unknown. Both strings
+    // are valid only during the call.
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate void OcdeTokensFn(IntPtr userData, IntPtr accessToken, IntPtr refreshToken, long expiresAtUnix);
+
     // `level` is the C enum OcdeLogLevel, taken as int so that an unknown future value is harmless.
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     internal delegate void OcdeLogFn(IntPtr userData, int level, IntPtr message);
@@ -199,6 +204,68 @@ namespace OpenCde.Documents
 
         [DllImport(LibraryName, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
         internal static extern void ocde_selection_free(IntPtr selection);
+
+        // ---- discovery, sign-in, current user
+
+        [DllImport(LibraryName, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int ocde_server_discover(byte[] serverUrl, out ServerHandle outServer);
+
+        // The accessors return strings borrowed from the server description (valid until
+        // ocde_server_free); the auth ones are NULL when the server offers no sign-in.
+        [DllImport(LibraryName, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern IntPtr ocde_server_documents_api_url(ServerHandle server);
+
+        [DllImport(LibraryName, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern IntPtr ocde_server_auth_url(ServerHandle server);
+
+        [DllImport(LibraryName, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern IntPtr ocde_server_token_url(ServerHandle server);
+
+        [DllImport(LibraryName, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern IntPtr ocde_server_code_challenge_method(ServerHandle server);
+
+        [DllImport(LibraryName, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int ocde_server_pkce_required(ServerHandle server);
+
+        [DllImport(LibraryName, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int ocde_server_http_basic_supported(ServerHandle server);
+
+        [DllImport(LibraryName, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern void ocde_server_free(IntPtr server);
+
+        [DllImport(LibraryName, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int ocde_client_new_for_server(byte[] serverUrl, out ClientHandle outClient);
+
+        [DllImport(LibraryName, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int ocde_client_set_oauth(ClientHandle client, byte[] clientId, byte[] clientSecret, OcdeTokensFn onTokens, IntPtr userData);
+
+        [DllImport(LibraryName, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int ocde_client_set_refresh_token(ClientHandle client, byte[] refreshToken);
+
+        [DllImport(LibraryName, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int ocde_sign_in_start(
+            ClientHandle client,
+            uint expiresInS,
+            OcdeOpenUrlFn openUrl,
+            IntPtr userData,
+            out SignInHandle outSignIn);
+
+        [DllImport(LibraryName, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern IntPtr ocde_sign_in_url(SignInHandle signIn);
+
+        [DllImport(LibraryName, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int ocde_sign_in_poll(SignInHandle signIn, uint timeoutMs);
+
+        [DllImport(LibraryName, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern void ocde_sign_in_abort(SignInHandle signIn);
+
+        [DllImport(LibraryName, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern void ocde_sign_in_free(IntPtr signIn);
+
+        // `outId`/`outName` are passed in as IntPtr.Zero and written only on OK; the caller frees
+        // both with ocde_string_free.
+        [DllImport(LibraryName, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int ocde_client_current_user(ClientHandle client, ref IntPtr outId, ref IntPtr outName);
     }
 
     /// <summary>

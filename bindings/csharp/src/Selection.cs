@@ -45,13 +45,24 @@ namespace OpenCde.Documents
             }
         }
 
-        /// <summary>One <c>ocde_selection_poll</c>; throws for error statuses, returns outcomes.</summary>
+        /// <summary>
+        /// One <c>ocde_selection_poll</c>; throws for error statuses, returns outcomes. Fetching the
+        /// selected documents may refresh the token, so a Log or TokensChanged handler may run inside
+        /// the call: its exception is thrown first.
+        /// </summary>
         internal OcdeStatus Poll(uint timeoutMs)
         {
+            Callbacks.BeginNativeCall();
             OcdeStatus status = (OcdeStatus)NativeMethods.ocde_selection_poll(_handle, timeoutMs);
-            if (status >= OcdeStatus.InvalidArgument)
+            OcdeException error = status >= OcdeStatus.InvalidArgument ? OcdeException.FromLastError(status) : null;
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo handlerError = Callbacks.TakeHandlerError();
+            if (handlerError != null)
             {
-                throw OcdeException.FromLastError(status);
+                handlerError.Throw();
+            }
+            if (error != null)
+            {
+                throw error;
             }
             return status;
         }
