@@ -423,6 +423,16 @@ void ocde_client_abort_downloads(struct OcdeClient *client);
 enum OcdeStatus ocde_client_set_root_certificates(struct OcdeClient *client, const char *pem);
 
 /**
+ * The Documents API base URL this client talks to (as given, or as discovered by
+ * `ocde_client_new_for_server`), without a trailing slash. Borrowed; valid until
+ * `ocde_client_free`. NULL only for NULL.
+ *
+ * # Safety
+ * `client` is NULL or a live client.
+ */
+const char *ocde_client_documents_api_url(const struct OcdeClient *client);
+
+/**
  * Downloads `download_url` to the file `dest_path` (UTF-8). Redirects are followed (at most 10;
  * the token never leaves the API origin and is dropped after a 303). The body goes to a hidden
  * temporary file beside `dest_path`, is checked against Content-Length or chunked framing

@@ -550,7 +550,11 @@ fn the_browser_gets_its_whole_page_even_when_a_waiting_poll_ends_the_flow_at_onc
         std::thread::sleep(Duration::from_millis(20));
         let outcome = sim.browse(&sel.url(), BrowserChoice::Cancel).unwrap();
         assert_eq!(outcome.status, 200, "round {round}");
-        assert!(outcome.body.contains("</html>"), "round {round}: page cut: {:?}", outcome.body);
+        assert!(
+            outcome.body.contains("</html>"),
+            "round {round}: page cut: {:?}",
+            outcome.body
+        );
         assert_eq!(waiter.join().unwrap(), OcdeStatus::UserCancelled);
     }
 }

@@ -37,14 +37,17 @@ unsafe impl Send for LogSink {}
 pub struct OcdeClient {
     pub(crate) client: Client,
     log: Mutex<Option<LogSink>>,
+    api_url: std::ffi::CString,
 }
 
 impl OcdeClient {
     /// Wraps a core client.
     pub(crate) fn wrap(client: Client) -> OcdeClient {
+        let api_url = c_string(client.api_url().as_str().trim_end_matches('/'));
         OcdeClient {
             client,
             log: Mutex::new(None),
+            api_url,
         }
     }
 
@@ -83,10 +86,7 @@ pub unsafe extern "C" fn ocde_client_new(
         let out = out_arg(out_client, "out_client")?;
         let url = str_arg(documents_api_url, "documents_api_url")?;
         let client = Client::new(url)?;
-        *out = Box::into_raw(Box::new(OcdeClient {
-            client,
-            log: Mutex::new(None),
-        }));
+        *out = Box::into_raw(Box::new(OcdeClient::wrap(client)));
         Ok(OcdeStatus::Ok)
     })
 }
@@ -233,5 +233,20 @@ pub unsafe extern "C" fn ocde_client_set_root_certificates(
         let pem = opt_str_arg(pem, "pem")?;
         c.client.set_root_certificates_pem(pem.map(str::as_bytes))?;
         Ok(OcdeStatus::Ok)
+    })
+}
+
+/// The Documents API base URL this client talks to (as given, or as discovered by
+/// `ocde_client_new_for_server`), without a trailing slash. Borrowed; valid until
+/// `ocde_client_free`. NULL only for NULL.
+///
+/// # Safety
+/// `client` is NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn ocde_client_documents_api_url(client: *const OcdeClient) -> *const c_char {
+    guard_value(std::ptr::null(), || {
+        client
+            .as_ref()
+            .map_or(std::ptr::null(), |c| c.api_url.as_ptr())
     })
 }
