@@ -32,6 +32,7 @@ pub mod http;
 pub mod listener;
 pub mod models;
 pub mod oauth;
+pub mod panic_guard;
 pub mod parallel;
 pub mod selection;
 

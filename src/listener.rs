@@ -56,6 +56,8 @@ pub enum WaitResult {
     Expired,
     /// The timeout passed; nothing happened yet.
     TimedOut,
+    /// The listener thread failed (a bug caught as a panic); no callback can arrive any more.
+    Failed(String),
 }
 
 #[derive(Default)]
@@ -63,6 +65,7 @@ struct State {
     outcome: Option<CallbackOutcome>,
     aborted: bool,
     stopping: bool,
+    failed: Option<String>,
 }
 
 struct Shared {
@@ -118,7 +121,16 @@ impl CallbackListener {
             let (shared, path) = (shared.clone(), path.clone());
             std::thread::Builder::new()
                 .name("ocde-listen".into())
-                .spawn(move || accept_loop(socket, &shared, &path, addr.port(), &kind))
+                .spawn(move || {
+                    // A bug here must not print or vanish: the waiting host is told at once.
+                    let caught = crate::panic_guard::catch(|| {
+                        accept_loop(socket, &shared, &path, addr.port(), &kind)
+                    });
+                    if let Err(panic) = caught {
+                        shared.lock().failed = Some(panic);
+                        shared.changed.notify_all();
+                    }
+                })
                 .map_err(|e| {
                     Error::new(
                         ErrorKind::Internal,
@@ -155,6 +167,9 @@ impl CallbackListener {
             }
             if state.aborted {
                 return WaitResult::Aborted;
+            }
+            if let Some(panic) = &state.failed {
+                return WaitResult::Failed(panic.clone());
             }
             let now = Instant::now();
             if now >= deadline {
@@ -241,7 +256,12 @@ fn accept_loop(
         let (shared, path, kind) = (shared.clone(), path.to_string(), kind.clone());
         let spawned = std::thread::Builder::new()
             .name("ocde-conn".into())
-            .spawn(move || handle_connection(stream, &shared, &path, port, &kind));
+            .spawn(move || {
+                // A bug in answering one connection costs that connection only.
+                let _ = crate::panic_guard::catch(|| {
+                    handle_connection(stream, &shared, &path, port, &kind)
+                });
+            });
         match spawned {
             Ok(thread) => connections.push((handle, thread)),
             Err(_) => std::thread::sleep(Duration::from_millis(10)),

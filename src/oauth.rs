@@ -312,6 +312,10 @@ impl SignInSession {
             WaitResult::TimedOut => return Ok(SignInStatus::Pending),
             WaitResult::Aborted => Ok(SignInStatus::Aborted),
             WaitResult::Expired => Ok(SignInStatus::Expired),
+            WaitResult::Failed(panic) => Err(Error::new(
+                ErrorKind::Internal,
+                format!("internal error in the sign-in listener (caught panic): {panic}"),
+            )),
             WaitResult::Callback(CallbackOutcome::Denied(e)) if e == "access_denied" => {
                 Ok(SignInStatus::Denied)
             }

@@ -81,8 +81,17 @@ pub fn download_selection(
                         let _ = tx.send(Event::Progress(index, got, total));
                         !abort.is_aborted()
                     };
-                    let result = client
-                        .download_document_with(selection, index, dest_dir, &mut relay, &abort);
+                    // A bug in one transfer fails that document, quietly, not the host.
+                    let result = crate::panic_guard::catch(|| {
+                        client
+                            .download_document_with(selection, index, dest_dir, &mut relay, &abort)
+                    })
+                    .unwrap_or_else(|panic| {
+                        Err(crate::Error::new(
+                            crate::ErrorKind::Internal,
+                            format!("internal error in a download worker (caught panic): {panic}"),
+                        ))
+                    });
                     let _ = tx.send(Event::Done(index, result));
                 })
                 .map(|_| ())

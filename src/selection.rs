@@ -160,6 +160,12 @@ impl SelectionSession {
             WaitResult::TimedOut => return Ok(SelectionStatus::Pending),
             WaitResult::Aborted => SelectionStatus::Aborted,
             WaitResult::Expired => SelectionStatus::Expired,
+            WaitResult::Failed(panic) => {
+                return Err(Error::new(
+                    ErrorKind::Internal,
+                    format!("internal error in the callback listener (caught panic): {panic}"),
+                ))
+            }
             WaitResult::Callback(CallbackOutcome::Cancelled) => SelectionStatus::UserCancelled,
             WaitResult::Callback(CallbackOutcome::Authorized(_) | CallbackOutcome::Denied(_)) => {
                 // A selection listener never accepts these (`judge_for` with `Selection`).

@@ -4,7 +4,7 @@ mod common;
 use common::*;
 use opencde_documents::ffi::client::{ocde_client_set_log_callback, OcdeLogLevel};
 use opencde_documents::ffi::{ocde_last_http_status, OcdeStatus};
-use std::ffi::{c_char, c_void, CStr};
+use std::ffi::c_void;
 use std::time::Duration;
 
 const TOKEN: &str = "s3cr3t-t0ken";
@@ -493,18 +493,6 @@ fn progress_reports_totals_on_the_calling_thread_and_can_abort() {
     assert_eq!(status, OcdeStatus::Aborted);
     assert_eq!(std::fs::read(dir.path().join("a")).unwrap(), b"keep me");
     assert_eq!(dir.entries(), vec!["a", "b", "c"]);
-}
-
-unsafe extern "C" fn collect_log(
-    user_data: *mut c_void,
-    level: OcdeLogLevel,
-    message: *const c_char,
-) {
-    let out = &mut *(user_data as *mut Vec<(OcdeLogLevel, String)>);
-    out.push((
-        level,
-        CStr::from_ptr(message).to_string_lossy().into_owned(),
-    ));
 }
 
 #[test]

@@ -9,7 +9,7 @@ use opencde_documents::ffi::client::{
     ocde_client_abort_downloads, ocde_client_set_log_callback, OcdeLogLevel,
 };
 use opencde_documents::ffi::{ocde_last_http_status, OcdeStatus};
-use std::ffi::{c_char, c_void, CStr};
+use std::ffi::c_void;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
@@ -87,18 +87,6 @@ fn download(sim: &Simulator, client: &CClient, id: &str, expected: i64) -> Outco
         log: log.into_iter().map(|(_, m)| m).collect(),
         http_status,
     }
-}
-
-unsafe extern "C" fn collect_log(
-    user_data: *mut c_void,
-    level: OcdeLogLevel,
-    message: *const c_char,
-) {
-    let out = &mut *(user_data as *mut Vec<(OcdeLogLevel, String)>);
-    out.push((
-        level,
-        CStr::from_ptr(message).to_string_lossy().into_owned(),
-    ));
 }
 
 fn assert_failed_cleanly(o: &Outcome, status: OcdeStatus, needle: &str) {

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use opencde_documents::ffi::client::OcdeClient;
 use opencde_documents::ffi::signin::*;
-use opencde_documents::ffi::{ocde_string_free, OcdeStatus};
+use opencde_documents::ffi::{ocde_last_http_status, ocde_string_free, OcdeStatus};
 use std::ffi::{c_char, c_void, CStr};
 use std::time::Duration;
 
@@ -346,11 +346,214 @@ fn expiry_and_abort() {
         std::thread::sleep(Duration::from_millis(200));
         unsafe { ocde_sign_in_abort(raw as *mut OcdeSignIn) };
     });
+    let began = std::time::Instant::now();
     assert_eq!(
         unsafe { ocde_sign_in_poll(s.0, 60_000) },
         OcdeStatus::Aborted
     );
+    // The abort woke the poll: it did not wait out its 60 s timeout (a bound, not a speed target).
+    assert!(
+        began.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        began.elapsed()
+    );
     t.join().unwrap();
+}
+
+/// The RFC 7636 example challenge: valid S256 syntax, but not the challenge of our verifier.
+const OTHER_CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+#[test]
+fn a_code_issued_for_another_code_challenge_is_refused_by_the_exchange() {
+    // The browser gets a code bound to a challenge that is not ours (a code injected into our
+    // redirect): the token endpoint refuses our code_verifier; no tokens, a clear sticky error.
+    let sim = Simulator::start(SimConfig::default()).unwrap();
+    let mut tokens = Tokens::default();
+    let client = client_for(&sim, None, &mut tokens);
+    let s = SignIn::start(&client, 0, &Opener::new()).unwrap();
+    let mut url = url::Url::parse(&s.url()).unwrap();
+    let ours = url
+        .query_pairs()
+        .find(|(k, _)| k == "code_challenge")
+        .map(|(_, v)| v.into_owned())
+        .expect("a PKCE challenge in the authorization URL");
+    assert_ne!(ours, OTHER_CHALLENGE);
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == "code_challenge" {
+                OTHER_CHALLENGE.into()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    sim.browse_sign_in(url.as_str(), true).unwrap();
+    assert_eq!(s.wait(), OcdeStatus::Unauthorized, "{}", last_error());
+    let message = last_error();
+    assert!(
+        message.contains("HTTP 400") && message.contains("code_verifier does not match"),
+        "{message}"
+    );
+    assert_eq!(ocde_last_http_status(), 400);
+    assert!(tokens.sets.is_empty(), "no tokens from a refused exchange");
+    assert_eq!(
+        unsafe { ocde_sign_in_poll(s.0, 0) },
+        OcdeStatus::Unauthorized,
+        "sticky"
+    );
+    let exchange = sim.token_requests().pop().unwrap();
+    assert_eq!(exchange["grant_type"], "authorization_code");
+}
+
+unsafe extern "C" fn on_tokens_calling_a_failing_export(
+    user_data: *mut c_void,
+    access: *const c_char,
+    refresh: *const c_char,
+    expires_at: i64,
+) {
+    on_tokens(user_data, access, refresh, expires_at);
+    // A host storing the tokens calls the library again, and that call fails.
+    let status = opencde_documents::ffi::client::ocde_client_set_access_token(
+        std::ptr::null_mut(),
+        std::ptr::null(),
+    );
+    assert_eq!(status, OcdeStatus::InvalidArgument);
+}
+
+#[test]
+fn the_error_of_a_call_survives_a_token_callback_that_calls_the_library() {
+    let sim = Simulator::start(protected(SimConfig {
+        access_token_lifetime: 1,
+        ..Default::default()
+    }))
+    .unwrap();
+    let mut tokens = Tokens::default();
+    let client = client_for(&sim, None, &mut tokens);
+    let _s = signed_in(&sim, &client);
+    let status = unsafe {
+        ocde_client_set_oauth(
+            client.0,
+            c(CLIENT_ID).as_ptr(),
+            std::ptr::null(),
+            Some(on_tokens_calling_a_failing_export),
+            &mut tokens as *mut Tokens as *mut c_void,
+        )
+    };
+    assert_eq!(status, OcdeStatus::Ok);
+    std::thread::sleep(Duration::from_millis(1500)); // the access token expires
+    let before = tokens.sets.len();
+    let dir = TempDir::new("reentry");
+    let missing = format!("{}/documents/1.0/no-such-download", sim.cde_origin());
+    let status = client.download_to_path(
+        &missing,
+        &dir.path().join("x.ifc"),
+        -1,
+        &mut Progress::default(),
+    );
+    assert_eq!(
+        tokens.sets.len(),
+        before + 1,
+        "refreshed before the request"
+    );
+    assert_eq!(status, OcdeStatus::Http, "{}", last_error());
+    let message = last_error();
+    assert!(
+        message.contains("404"),
+        "the download's error, not the callback's: {message}"
+    );
+    assert!(!message.contains("client is NULL"), "{message}");
+    assert_eq!(ocde_last_http_status(), 404);
+}
+
+#[test]
+fn tokens_appear_in_no_log_message_no_error_and_no_file() {
+    let sim = Simulator::start(protected(SimConfig {
+        access_token_lifetime: 1,
+        ..Default::default()
+    }))
+    .unwrap();
+    let mut tokens = Tokens::default();
+    let client = client_for(&sim, None, &mut tokens);
+    let mut log: Vec<(opencde_documents::ffi::client::OcdeLogLevel, String)> = Vec::new();
+    unsafe {
+        opencde_documents::ffi::client::ocde_client_set_log_callback(
+            client.0,
+            Some(collect_log),
+            &mut log as *mut _ as *mut c_void,
+        )
+    };
+    let mut errors = Vec::new();
+    let _s = signed_in(&sim, &client);
+    let sel = start(&client, &Opts::default(), &Opener::new()).unwrap();
+    sim.browse(&sel.url(), BrowserChoice::SelectAll).unwrap();
+    assert_eq!(sel.wait(50), OcdeStatus::Ok, "{}", last_error());
+    std::thread::sleep(Duration::from_millis(1500)); // the next request refreshes first
+    let dir = TempDir::new("no-token-anywhere");
+    for i in 0..sel.count() {
+        let (status, _) = client.download_document(&sel, i, dir.path(), &mut Progress::default());
+        assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
+    }
+    // Failures whose messages a host shows: a missing download, then a revoked refresh token.
+    let missing = format!("{}/documents/1.0/no-such-download", sim.cde_origin());
+    let status = client.download_to_path(
+        &missing,
+        &dir.path().join("x"),
+        -1,
+        &mut Progress::default(),
+    );
+    assert_eq!(status, OcdeStatus::Http);
+    errors.push(last_error());
+    sim.revoke_refresh_tokens();
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = client.download_to_path(
+        &missing,
+        &dir.path().join("y"),
+        -1,
+        &mut Progress::default(),
+    );
+    assert_eq!(status, OcdeStatus::Unauthorized);
+    errors.push(last_error());
+    unsafe {
+        opencde_documents::ffi::client::ocde_client_set_log_callback(
+            client.0,
+            None,
+            std::ptr::null_mut(),
+        )
+    };
+    assert!(
+        tokens.sets.len() >= 2,
+        "signed in and refreshed: {}",
+        tokens.sets.len()
+    );
+    let secrets: Vec<String> = tokens
+        .sets
+        .iter()
+        .flat_map(|(a, r, _, _)| std::iter::once(a.clone()).chain(r.clone()))
+        .collect();
+    let mut written = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        written.push(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    assert_eq!(
+        written.len(),
+        sel.count(),
+        "only the documents were written"
+    );
+    for secret in &secrets {
+        for (_, m) in &log {
+            assert!(!m.contains(secret.as_str()), "token in a log message: {m}");
+        }
+        for e in &errors {
+            assert!(!e.contains(secret.as_str()), "token in an error: {e}");
+        }
+        for bytes in &written {
+            let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+            assert!(!found, "a token was written to a file");
+        }
+    }
 }
 
 #[test]

@@ -2,52 +2,25 @@
 
 use super::OcdeStatus;
 use crate::error::{Error, Result};
+use crate::panic_guard;
 use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, CStr, CString};
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Once;
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
     static LAST_HTTP_STATUS: Cell<i32> = const { Cell::new(0) };
-    static GUARD_DEPTH: Cell<u32> = const { Cell::new(0) };
-    static PANIC_MESSAGE: RefCell<Option<String>> = const { RefCell::new(None) };
-}
-
-static HOOK: Once = Once::new();
-
-/// Replaces the default panic hook (which prints to stderr) for panics inside our exports only:
-/// those are recorded for `ocde_last_error`; any other panic goes to the previous hook.
-fn install_quiet_panic_hook() {
-    HOOK.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if GUARD_DEPTH.with(Cell::get) > 0 {
-                let text = info.to_string();
-                PANIC_MESSAGE.with(|m| *m.borrow_mut() = Some(text));
-            } else {
-                previous(info);
-            }
-        }));
-    });
 }
 
 fn run_guarded<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
-    install_quiet_panic_hook();
-    GUARD_DEPTH.with(|d| d.set(d.get() + 1));
-    let result = catch_unwind(AssertUnwindSafe(f));
-    GUARD_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
-    result.map_err(|_| {
-        PANIC_MESSAGE
-            .with(|m| m.borrow_mut().take())
-            .unwrap_or_else(|| "panic".into())
-    })
+    panic_guard::install_quiet_hook();
+    panic_guard::catch(f)
 }
 
 fn set_last(message: &str, http_status: Option<u16>) {
     let text = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
-    LAST_ERROR.with(|e| *e.borrow_mut() = text);
-    LAST_HTTP_STATUS.with(|s| s.set(http_status.map(i32::from).unwrap_or(0)));
+    // `try_with`: during thread-local destruction these are gone; never panic at the boundary.
+    let _ = LAST_ERROR.try_with(|e| *e.borrow_mut() = text);
+    let _ = LAST_HTTP_STATUS.try_with(|s| s.set(http_status.map(i32::from).unwrap_or(0)));
 }
 
 /// Runs a status-returning export: panics become `OCDE_STATUS_INTERNAL`, errors set the
@@ -86,14 +59,31 @@ pub fn guard_value<T>(fallback: T, f: impl FnOnce() -> T) -> T {
     run_guarded(f).unwrap_or(fallback)
 }
 
+/// Tells the host of new tokens (its `OcdeTokensFn`) after an export has set its outcome, keeping
+/// that outcome's `ocde_last_error` and HTTP status even if the host's callback calls another
+/// export of ours: the host reads the error of the call it made, not of one made inside it.
+pub fn deliver_tokens(client: &crate::Client) {
+    let saved_error = LAST_ERROR.try_with(|e| e.borrow().clone()).ok();
+    let saved_status = LAST_HTTP_STATUS.try_with(Cell::get).ok();
+    guard_value((), || client.deliver_token_events());
+    if let Some(text) = saved_error {
+        let _ = LAST_ERROR.try_with(|e| *e.borrow_mut() = text);
+    }
+    if let Some(status) = saved_status {
+        let _ = LAST_HTTP_STATUS.try_with(|s| s.set(status));
+    }
+}
+
 /// The thread's last error message (valid until the next status-returning call on this thread).
 pub fn last_error_ptr() -> *const c_char {
-    LAST_ERROR.with(|e| e.borrow().as_ptr())
+    LAST_ERROR
+        .try_with(|e| e.borrow().as_ptr())
+        .unwrap_or(c"".as_ptr())
 }
 
 /// The HTTP status of the thread's last error, 0 if none.
 pub fn last_http_status() -> i32 {
-    LAST_HTTP_STATUS.with(Cell::get)
+    LAST_HTTP_STATUS.try_with(Cell::get).unwrap_or(0)
 }
 
 /// A required string argument.

@@ -61,7 +61,7 @@ pub unsafe extern "C" fn ocde_download_to_path(
         Ok(OcdeStatus::Ok)
     });
     if let Some(c) = (client as *const OcdeClient).as_ref() {
-        super::boundary::guard_value((), || c.client.deliver_token_events());
+        super::boundary::deliver_tokens(&c.client);
     }
     status
 }
@@ -100,7 +100,7 @@ pub unsafe extern "C" fn ocde_download_document(
         Ok(OcdeStatus::Ok)
     });
     if let Some(c) = (client as *const OcdeClient).as_ref() {
-        super::boundary::guard_value((), || c.client.deliver_token_events());
+        super::boundary::deliver_tokens(&c.client);
     }
     status
 }
@@ -220,7 +220,7 @@ pub unsafe extern "C" fn ocde_download_selection(
         }
     });
     if let Some(c) = (client as *const OcdeClient).as_ref() {
-        super::boundary::guard_value((), || c.client.deliver_token_events());
+        super::boundary::deliver_tokens(&c.client);
     }
     status
 }

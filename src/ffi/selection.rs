@@ -241,7 +241,7 @@ pub unsafe extern "C" fn ocde_selection_start(
         Ok(OcdeStatus::Ok)
     });
     if let Some(c) = (client as *const OcdeClient).as_ref() {
-        guard_value((), || c.client.deliver_token_events());
+        super::boundary::deliver_tokens(&c.client);
     }
     status
 }
@@ -321,7 +321,7 @@ pub unsafe extern "C" fn ocde_selection_poll(
         })
     });
     if let Some(s) = (selection as *const OcdeSelection).as_ref() {
-        guard_value((), || s.session.client().deliver_token_events());
+        super::boundary::deliver_tokens(s.session.client());
     }
     status
 }

@@ -228,6 +228,9 @@ fn client_for(discovery: Discovery) -> Result<Client, Error> {
 /// `expires_at_unix` is 0 when unknown. The strings are valid only during the call. Called on the
 /// thread that called the library, inside the call that obtained the tokens (also when the
 /// refresh happened on a worker thread of `ocde_download_selection`).
+/// It runs after the outcome of that call is set: `ocde_last_error` and `ocde_last_http_status`
+/// still describe that call afterwards, even if the callback itself called other functions
+/// of the library (it may; it must not free the client).
 pub type OcdeTokensFn = Option<
     unsafe extern "C" fn(
         user_data: *mut c_void,
@@ -388,7 +391,7 @@ pub unsafe extern "C" fn ocde_sign_in_poll(
             },
         )
     });
-    guard_value((), || s.session.client().deliver_token_events());
+    super::boundary::deliver_tokens(s.session.client());
     status
 }
 
@@ -440,6 +443,6 @@ pub unsafe extern "C" fn ocde_client_current_user(
         }
         Ok(OcdeStatus::Ok)
     });
-    guard_value((), || c.client.deliver_token_events());
+    super::boundary::deliver_tokens(&c.client);
     status
 }

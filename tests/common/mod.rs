@@ -15,6 +15,19 @@ pub use cde_simulator::{
     BrowserChoice, DownloadMode, Fault, Origin, SimConfig, SimDocument, Simulator,
 };
 
+/// An `OcdeLogFn` that appends to the `Vec<(OcdeLogLevel, String)>` its user data points to.
+pub unsafe extern "C" fn collect_log(
+    user_data: *mut c_void,
+    level: OcdeLogLevel,
+    message: *const c_char,
+) {
+    let out = &mut *(user_data as *mut Vec<(OcdeLogLevel, String)>);
+    out.push((
+        level,
+        CStr::from_ptr(message).to_string_lossy().into_owned(),
+    ));
+}
+
 /// The thread's `ocde_last_error()`.
 pub fn last_error() -> String {
     unsafe { CStr::from_ptr(ocde_last_error()) }
