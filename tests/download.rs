@@ -38,6 +38,8 @@ fn whole_flow_downloads_every_document_byte_exact_without_leaking_the_token() {
         DownloadMode::See303,
         DownloadMode::Found302,
         DownloadMode::Temporary307,
+        DownloadMode::Moved301,
+        DownloadMode::Permanent308,
         DownloadMode::Direct200,
     ] {
         let sim = Simulator::start(SimConfig {

@@ -118,17 +118,19 @@ fn assert_succeeded(o: &Outcome, sim: &Simulator, id: &str) {
 
 #[test]
 fn server_errors_are_retried_with_backoff_then_succeed() {
-    let (sim, client) = start_sim(
-        vec![doc(Some(Fault::FailFirst {
-            times: 2,
-            status: 503,
-            retry_after: None,
-        }))],
-        |_| {},
-    );
-    let o = download(&sim, &client, "d", -1);
-    assert_succeeded(&o, &sim, "d");
-    assert_eq!(sim.byte_requests("d"), 3);
+    for status in [500, 502, 503] {
+        let (sim, client) = start_sim(
+            vec![doc(Some(Fault::FailFirst {
+                times: 2,
+                status,
+                retry_after: None,
+            }))],
+            |_| {},
+        );
+        let o = download(&sim, &client, "d", -1);
+        assert_succeeded(&o, &sim, "d");
+        assert_eq!(sim.byte_requests("d"), 3, "{status}");
+    }
 }
 
 #[test]
@@ -213,6 +215,24 @@ fn a_206_at_the_wrong_offset_fails_cleanly() {
 }
 
 #[test]
+fn any_other_answer_to_a_range_request_fails_cleanly() {
+    // 416 to a resume at byte 100000 of a longer document: not a 206 at our length, not a 200.
+    let (sim, client) = start_sim(vec![doc(Some(Fault::TruncateFirst(100_000)))], |c| {
+        c.range_mode = RangeMode::Unsatisfiable
+    });
+    let o = download(&sim, &client, "d", -1);
+    assert_failed_cleanly(&o, OcdeStatus::Http, "416");
+    assert_eq!(o.http_status, 416);
+    let storage: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.origin == Origin::Storage)
+        .collect();
+    assert_eq!(storage.len(), 2, "one resume attempt, then the failure");
+    assert_eq!(storage[1].header("Range"), Some("bytes=100000-"));
+}
+
+#[test]
 fn connection_reset_mid_body_is_an_integrity_error() {
     // ureq surfaces a reset after part of the body as an early end of the body: the bytes did not
     // match the framing, so INTEGRITY (resumable, like any cut transfer).
@@ -275,6 +295,11 @@ fn accept_and_never_answer_fires_the_stall_timeout() {
         &mut Progress::default(),
     );
     assert_eq!(status, OcdeStatus::Timeout, "{}", last_error());
+    let message = last_error();
+    assert!(
+        message.contains(&format!("127.0.0.1:{port}")) && message.contains("timed out"),
+        "{message}"
+    );
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "not the stall timeout"
@@ -296,7 +321,15 @@ fn a_zero_byte_document_downloads_as_an_empty_file() {
     let (sim, client) = start_sim(vec![empty], |_| {});
     let o = download(&sim, &client, "e", 0);
     assert_eq!(o.status, OcdeStatus::Ok, "{}", o.message);
-    assert!(o.dest.is_empty());
+    assert!(
+        o.dest.is_empty(),
+        "the previous content was replaced by the empty document"
+    );
+    assert_eq!(
+        o.entries,
+        vec!["model.ifc".to_string()],
+        "temporary file left"
+    );
 }
 
 #[test]
@@ -383,14 +416,16 @@ fn selection_with_body(
 }
 
 #[test]
-fn malformed_and_truncated_json_are_protocol_errors() {
+fn malformed_json_is_a_protocol_error_and_a_cut_body_an_integrity_error() {
     let (status, message, _sel, _sim) = selection_with_body(b"{\"documents\": [ {".to_vec(), false);
     assert_eq!(status, OcdeStatus::Protocol, "{message}");
     assert!(message.contains("not valid JSON"), "{message}");
     let (status, message, _sel, _sim) = selection_with_body(br#"{"documents": []}"#.to_vec(), true);
+    // A cut body is not bad JSON but an incomplete transfer.
+    assert_eq!(status, OcdeStatus::Integrity, "{message}");
     assert!(
-        matches!(status, OcdeStatus::Integrity | OcdeStatus::Protocol),
-        "{status:?} {message}"
+        message.contains("selected documents") && message.contains("before the whole body"),
+        "{message}"
     );
 }
 

@@ -446,3 +446,197 @@ fn open_system_browser_validates_its_url() {
         );
     }
 }
+
+#[test]
+fn discovery_and_sign_in_functions_reject_null_and_invalid_utf8() {
+    use opencde_documents::ffi::signin::*;
+    let sim = Simulator::start(SimConfig::default()).unwrap();
+    let server_url = c(&sim.cde_origin());
+    let mut out_server: *mut OcdeServer = 0x1 as *mut OcdeServer;
+    let mut out_client: *mut OcdeClient = 0x1 as *mut OcdeClient;
+    let mut out_sign_in: *mut OcdeSignIn = 0x1 as *mut OcdeSignIn;
+    let mut out_text: *mut c_char = 0x1 as *mut c_char;
+    unsafe {
+        assert_invalid(
+            ocde_server_discover(null(), &mut out_server),
+            "server_url NULL",
+        );
+        assert_invalid(
+            ocde_server_discover(bad(), &mut out_server),
+            "server_url bad UTF-8",
+        );
+        assert_invalid(
+            ocde_server_discover(server_url.as_ptr(), null_mut()),
+            "out_server NULL",
+        );
+        assert_eq!(out_server as usize, 0x1, "out_server written on failure");
+        assert_invalid(
+            ocde_client_new_for_server(null(), &mut out_client),
+            "server_url NULL",
+        );
+        assert_invalid(
+            ocde_client_new_for_server(bad(), &mut out_client),
+            "server_url bad UTF-8",
+        );
+        assert_invalid(
+            ocde_client_new_for_server(server_url.as_ptr(), null_mut()),
+            "out_client NULL",
+        );
+        assert_invalid(
+            ocde_client_new_from_server(null(), &mut out_client),
+            "server NULL",
+        );
+        assert_eq!(out_client as usize, 0x1, "out_client written on failure");
+        // Accessors of a NULL server: NULL / 0, never a crash.
+        assert!(ocde_server_documents_api_url(null()).is_null());
+        assert!(ocde_server_auth_url(null()).is_null());
+        assert!(ocde_server_token_url(null()).is_null());
+        assert!(ocde_server_code_challenge_method(null()).is_null());
+        assert_eq!(ocde_server_pkce_required(null()), 0);
+        assert_eq!(ocde_server_http_basic_supported(null()), 0);
+        assert_eq!(
+            ocde_server_supports_flow(null(), c("authorization_code_grant").as_ptr()),
+            0
+        );
+        ocde_server_free(null_mut());
+
+        let mut server: *mut OcdeServer = null_mut();
+        assert_eq!(
+            ocde_server_discover(server_url.as_ptr(), &mut server),
+            OcdeStatus::Ok
+        );
+        assert_eq!(ocde_server_supports_flow(server, null()), 0, "flow NULL");
+        assert_eq!(
+            ocde_server_supports_flow(server, bad()),
+            0,
+            "flow bad UTF-8"
+        );
+        assert_eq!(
+            ocde_server_supports_flow(server, c("authorization_code_grant").as_ptr()),
+            1,
+            "the positive case, so the zeros above mean something"
+        );
+        assert_invalid(
+            ocde_client_new_from_server(server, null_mut()),
+            "out_client NULL",
+        );
+        let mut raw: *mut OcdeClient = null_mut();
+        assert_eq!(
+            ocde_client_new_from_server(server, &mut raw),
+            OcdeStatus::Ok
+        );
+        let client = CClient(raw);
+        ocde_server_free(server);
+        assert_eq!(
+            text(ocde_client_documents_api_url(client.0)).unwrap(),
+            sim.documents_api_url(),
+            "the discovered API base URL"
+        );
+        assert!(ocde_client_documents_api_url(null()).is_null());
+
+        assert_invalid(
+            ocde_client_set_oauth(null_mut(), c("id").as_ptr(), null(), None, null_mut()),
+            "client NULL",
+        );
+        assert_invalid(
+            ocde_client_set_oauth(client.0, null(), null(), None, null_mut()),
+            "client_id NULL",
+        );
+        assert_invalid(
+            ocde_client_set_oauth(client.0, bad(), null(), None, null_mut()),
+            "client_id bad UTF-8",
+        );
+        assert_invalid(
+            ocde_client_set_oauth(client.0, c("id").as_ptr(), bad(), None, null_mut()),
+            "client_secret bad UTF-8",
+        );
+        assert_invalid(
+            ocde_client_set_refresh_token(null_mut(), c("rt").as_ptr()),
+            "client NULL",
+        );
+        assert_invalid(
+            ocde_client_set_refresh_token(client.0, bad()),
+            "refresh_token bad UTF-8",
+        );
+        assert_invalid(
+            ocde_sign_in_start(null_mut(), 0, None, null_mut(), &mut out_sign_in),
+            "client NULL",
+        );
+        assert_invalid(
+            ocde_sign_in_start(client.0, 0, None, null_mut(), null_mut()),
+            "out_sign_in NULL",
+        );
+        assert_eq!(out_sign_in as usize, 0x1, "out_sign_in written on failure");
+        assert_invalid(ocde_sign_in_poll(null_mut(), 0), "sign_in NULL");
+        assert!(ocde_sign_in_url(null()).is_null());
+        ocde_sign_in_abort(null_mut());
+        ocde_sign_in_free(null_mut());
+        assert_invalid(
+            ocde_client_current_user(null_mut(), &mut out_text, null_mut()),
+            "client NULL",
+        );
+        assert_eq!(out_text as usize, 0x1, "out_id written on failure");
+    }
+}
+
+#[test]
+fn remaining_client_and_selection_download_arguments_are_checked() {
+    let (_sim, client, sel, status) =
+        selected(SimConfig::default(), None, BrowserChoice::SelectAll);
+    assert_eq!(status, OcdeStatus::Ok);
+    let dir = TempDir::new("ffi-sel");
+    let d = c(dir.path().to_str().unwrap());
+    let mut results: *mut OcdeDownloadResults = 0x1 as *mut OcdeDownloadResults;
+    unsafe {
+        assert_invalid(
+            ocde_client_set_root_certificates(null_mut(), null()),
+            "client NULL",
+        );
+        assert_invalid(
+            ocde_client_set_root_certificates(client.0, bad()),
+            "pem bad UTF-8",
+        );
+        assert_invalid(
+            ocde_download_selection(
+                null_mut(),
+                sel.0,
+                d.as_ptr(),
+                0,
+                None,
+                null_mut(),
+                &mut results,
+            ),
+            "client NULL",
+        );
+        assert_invalid(
+            ocde_download_selection(
+                client.0,
+                null(),
+                d.as_ptr(),
+                0,
+                None,
+                null_mut(),
+                &mut results,
+            ),
+            "selection NULL",
+        );
+        assert_invalid(
+            ocde_download_selection(client.0, sel.0, null(), 0, None, null_mut(), &mut results),
+            "dest_dir NULL",
+        );
+        assert_invalid(
+            ocde_download_selection(client.0, sel.0, bad(), 0, None, null_mut(), &mut results),
+            "dest_dir bad UTF-8",
+        );
+        assert_eq!(results as usize, 0x1, "out_results written on failure");
+        assert_eq!(ocde_download_results_count(null()), 0);
+        assert_eq!(
+            ocde_download_results_status(null(), 0),
+            OcdeStatus::InvalidArgument
+        );
+        assert!(ocde_download_results_path(null(), 0).is_null());
+        assert!(ocde_download_results_error(null(), 0).is_null());
+        ocde_download_results_free(null_mut());
+    }
+    assert!(dir.entries().is_empty(), "{:?}", dir.entries());
+}

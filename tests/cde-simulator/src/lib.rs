@@ -186,6 +186,9 @@ pub enum RangeMode {
     /// A broken server: 206 with `Content-Range: bytes {N+1}-{len-1}/{len}` and the bytes from
     /// N+1 (`Content-Length: len-N-1`).
     WrongStart,
+    /// A broken server: `416 Range Not Satisfiable` to any `Range: bytes=N-` (even with N below
+    /// the size).
+    Unsatisfiable,
 }
 
 /// A transfer fault applied when a document's bytes are served.

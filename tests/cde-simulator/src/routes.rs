@@ -260,7 +260,7 @@ fn document_bytes<'a>(sh: &'a Shared, req: &Request, doc: &'a SimDocument) -> Re
         return whole(None);
     };
     let len = source.len();
-    if start >= len {
+    if start >= len || sh.config.range_mode == RangeMode::Unsatisfiable {
         return Response::new(416, "text/plain; charset=utf-8", "range not satisfiable")
             .with_header("Content-Range", &format!("bytes */{len}"));
     }
