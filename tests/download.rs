@@ -789,6 +789,7 @@ fn the_library_prints_nothing() {
             ),
             OcdeStatus::Ok
         );
+        quiet_child_more_paths();
         return;
     }
     let out = std::process::Command::new(std::env::current_exe().unwrap())
@@ -822,4 +823,95 @@ fn the_library_prints_nothing() {
         })
         .collect();
     assert!(foreign.is_empty(), "the library printed: {foreign:?}");
+}
+
+/// More of the library for `the_library_prints_nothing`'s child: a retried and resumed download,
+/// a whole selection in parallel, and sign-in with discovery, a refresh and the current user.
+fn quiet_child_more_paths() {
+    use opencde_documents::ffi::download::*;
+    use opencde_documents::ffi::ocde_string_free;
+    use opencde_documents::ffi::signin::*;
+    let flaky = SimDocument::new("f", "Flaky", "flaky.ifc", vec![7u8; 300_000])
+        .with_fault(Fault::TruncateFirst(100_000));
+    let busy =
+        SimDocument::new("b", "Busy", "busy.ifc", vec![8u8; 50_000]).with_fault(Fault::FailFirst {
+            times: 1,
+            status: 503,
+            retry_after: None,
+        });
+    let (sim, client, sel, status) = selected(
+        SimConfig {
+            documents: vec![flaky, busy],
+            required_token: Some(TOKEN.into()),
+            access_token_lifetime: 1,
+            ..Default::default()
+        },
+        Some(TOKEN),
+        BrowserChoice::SelectAll,
+    );
+    assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
+    let dir = TempDir::new("quiet-parallel");
+    let d = c(dir.path().to_str().unwrap());
+    let mut results = std::ptr::null_mut();
+    let status = unsafe {
+        ocde_download_selection(
+            client.0,
+            sel.0,
+            d.as_ptr(),
+            2,
+            None,
+            std::ptr::null_mut(),
+            &mut results,
+        )
+    };
+    assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
+    unsafe {
+        assert_eq!(ocde_download_results_status(results, 0), OcdeStatus::Ok);
+        assert_eq!(ocde_download_results_status(results, 1), OcdeStatus::Ok);
+        ocde_download_results_free(results);
+    }
+    // Sign-in on the same simulator: discovery, the browser's "Sign in", then a refresh.
+    let mut raw = std::ptr::null_mut();
+    let status = unsafe { ocde_client_new_for_server(c(&sim.cde_origin()).as_ptr(), &mut raw) };
+    assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
+    let signed = CClient(raw);
+    let status = unsafe {
+        ocde_client_set_oauth(
+            signed.0,
+            c(&sim.config().oauth_client_id).as_ptr(),
+            std::ptr::null(),
+            None,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(status, OcdeStatus::Ok);
+    let opener = Opener::new();
+    let mut si = std::ptr::null_mut();
+    let status = unsafe {
+        ocde_sign_in_start(
+            signed.0,
+            0,
+            Some(open_cb),
+            &opener as *const Opener as *mut c_void,
+            &mut si,
+        )
+    };
+    assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
+    let url = unsafe { text(ocde_sign_in_url(si)) }.unwrap();
+    sim.browse_sign_in(&url, true).unwrap();
+    assert_eq!(
+        unsafe { ocde_sign_in_poll(si, 10_000) },
+        OcdeStatus::Ok,
+        "{}",
+        last_error()
+    );
+    unsafe { ocde_sign_in_free(si) };
+    std::thread::sleep(std::time::Duration::from_millis(1200)); // expire the access token
+    let (mut id, mut name) = (std::ptr::null_mut(), std::ptr::null_mut());
+    let status = unsafe { ocde_client_current_user(signed.0, &mut id, &mut name) };
+    assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
+    unsafe {
+        ocde_string_free(id);
+        ocde_string_free(name);
+    }
 }

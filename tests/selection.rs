@@ -275,9 +275,14 @@ fn cancel_gives_user_cancelled_and_a_cancel_page() {
     let sim = Simulator::start(SimConfig::default()).unwrap();
     let client = CClient::for_sim(&sim);
     let sel = start(&client, &Opts::default(), &Opener::new()).unwrap();
+    let (port, _) = callback_parts(&registered_callback(&sim));
     let outcome = sim.browse(&sel.url(), BrowserChoice::Cancel).unwrap();
     assert!(outcome.body.contains("cancelled"), "{}", outcome.body);
     assert_eq!(sel.wait(10), OcdeStatus::UserCancelled);
+    assert!(
+        port_is_free(port),
+        "the port is free once a final status was returned"
+    );
     assert_eq!(
         sel.poll(0),
         OcdeStatus::UserCancelled,

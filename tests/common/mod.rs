@@ -167,7 +167,8 @@ impl Opener {
     }
 }
 
-unsafe extern "C" fn open_cb(user_data: *mut c_void, url: *const c_char) -> i32 {
+/// The `OcdeOpenUrlFn` recording into the `Opener` its user data points to.
+pub unsafe extern "C" fn open_cb(user_data: *mut c_void, url: *const c_char) -> i32 {
     let o = &*(user_data as *const Opener);
     o.urls.lock().unwrap().push((
         CStr::from_ptr(url).to_string_lossy().into_owned(),
