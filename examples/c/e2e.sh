@@ -144,6 +144,32 @@ check "--auto exits 0" test "$rc" -eq 0
 if [ "$rc" -ne 0 ]; then show "$tmp/auto.err"; show "$tmp/sim.err"; fi
 [ -d "$out" ] && verify_downloads "--auto" "$out" "$tmp/auto.out"
 
+# ---- 1b. durability: every document is fsynced before its rename, and its folder after --------
+# strace sees the system calls the library makes for the host: for each rename of a temporary
+# file onto a downloaded document there must be an fsync since the previous rename (the file's
+# own), and one after it before the next download (the folder's, making the rename durable).
+if command -v strace >/dev/null 2>&1; then
+    out="$tmp/out-strace"
+    rc=0
+    timeout 120 strace -f -qq -o "$tmp/strace.log" -e trace=fsync,fdatasync,rename,renameat,renameat2 \
+        "$example" --url "$api_url" --token "$token" --auto --out "$out" --timeout 60 \
+        >"$tmp/strace.out" 2>"$tmp/strace.err" || rc=$?
+    check "--auto under strace exits 0" test "$rc" -eq 0
+    fsync_then_rename_then_fsync() {
+        awk -v out="$out/" '
+            /fsync\(|fdatasync\(/ { if ($0 ~ /= 0/) { if (pending) { pending = 0; dirsynced++ } else synced = 1 } next }
+            /rename/ && index($0, out) {
+                renames++; if (synced) good++; synced = 0; pending = 1; next }
+            END { printf "    strace: %d renames into the out dir, %d after an fsync, %d followed by an fsync\n", renames, good, dirsynced
+                  exit !(renames >= 3 && good == renames && dirsynced == renames) }
+        ' "$tmp/strace.log"
+    }
+    check "each downloaded file is fsynced, then renamed, then its folder fsynced" fsync_then_rename_then_fsync
+    [ -d "$out" ] && verify_downloads "strace" "$out" "$tmp/strace.out"
+else
+    fail "strace is not installed (the durability check needs it)"
+fi
+
 # ---- 2. --auto-cancel: the user presses Cancel ------------------------------------------------
 out="$tmp/out-cancel"
 rc=0

@@ -330,6 +330,17 @@ namespace OpenCde.Documents.Tests
                     Assert.Equal(0, result.Documents.Count, "documents");
                 }
                 Assert.Equal(HandleCounters.SelectionsCreated - created, HandleCounters.SelectionsReleased - released, "selection freed");
+                AssertStillUsable(cde);
+            }
+        }
+
+        /// After an outcome that is not an exception, the same client selects again.
+        private static void AssertStillUsable(CdeClient cde)
+        {
+            using (SelectionResult again = Await(cde.SelectDocumentsAsync(null, Browser.Auto("all"))))
+            {
+                Assert.Equal(SelectionOutcome.Selected, again.Outcome, "the client is still usable");
+                Assert.Equal(3, again.Documents.Count, "documents of the next selection");
             }
         }
 
@@ -346,6 +357,7 @@ namespace OpenCde.Documents.Tests
                     Assert.Equal(SelectionOutcome.Expired, result.Outcome, "outcome");
                 }
                 Assert.True(watch.Elapsed >= TimeSpan.FromSeconds(0.9) && watch.Elapsed < TimeSpan.FromSeconds(15), "expired after " + watch.Elapsed);
+                AssertStillUsable(cde);
             }
         }
 
