@@ -89,6 +89,45 @@ fn null_open_url_launches_the_system_browser_with_the_exact_url() {
     );
 }
 
+/// A selection page URL as real CDEs hand them out: a query with `&`, an encoded `&`, a fragment.
+const URL_WITH_AMPERSANDS: &str =
+    "http://127.0.0.1:9/ui/select?session=a1&lang=en&next=%2Fx%26y%3D1&mode=pick#docs";
+
+#[test]
+fn a_url_with_ampersands_reaches_the_browser_whole() {
+    if std::env::var_os("OCDE_BROWSER_CHILD").is_some() {
+        let url = c(URL_WITH_AMPERSANDS);
+        let status = unsafe { opencde_documents::ffi::ocde_open_system_browser(url.as_ptr()) };
+        eprintln!("STATUS={status:?} ERROR={}", last_error());
+        return;
+    }
+    let dir = TempDir::new("browser-amp");
+    let record = dir.path().join("opened.txt");
+    let script = dir.path().join("fake-browser");
+    // Records every argument it got, one per line: a URL cut at `&` would show up as several.
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\n",
+            record.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let stderr = run_child(
+        "a_url_with_ampersands_reaches_the_browser_whole",
+        script.to_str().unwrap(),
+        "/usr/bin:/bin",
+    );
+    assert!(stderr.contains("STATUS=Ok"), "{stderr}");
+    let opened = wait_for_file(&record);
+    assert_eq!(
+        opened,
+        format!("{URL_WITH_AMPERSANDS}\n"),
+        "one argument, byte for byte"
+    );
+}
+
 #[test]
 fn failure_to_open_the_system_browser_is_reported() {
     if std::env::var_os("OCDE_BROWSER_CHILD").is_some() {
