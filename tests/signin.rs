@@ -118,6 +118,15 @@ fn signed_in(sim: &Simulator, client: &CClient) -> SignIn {
     s
 }
 
+/// A protected simulator whose access tokens live `seconds`.
+fn with_short_lived_tokens(seconds: u64) -> Simulator {
+    Simulator::start(protected(SimConfig {
+        access_token_lifetime: seconds,
+        ..Default::default()
+    }))
+    .unwrap()
+}
+
 fn protected(config: SimConfig) -> SimConfig {
     // The CDE's API needs a token; only tokens issued by the simulator's OAuth server work.
     SimConfig {
@@ -425,11 +434,7 @@ unsafe extern "C" fn on_tokens_calling_a_failing_export(
 
 #[test]
 fn the_error_of_a_call_survives_a_token_callback_that_calls_the_library() {
-    let sim = Simulator::start(protected(SimConfig {
-        access_token_lifetime: 1,
-        ..Default::default()
-    }))
-    .unwrap();
+    let sim = with_short_lived_tokens(1);
     let mut tokens = Tokens::default();
     let client = client_for(&sim, None, &mut tokens);
     let _s = signed_in(&sim, &client);
@@ -470,11 +475,7 @@ fn the_error_of_a_call_survives_a_token_callback_that_calls_the_library() {
 
 #[test]
 fn tokens_appear_in_no_log_message_no_error_and_no_file() {
-    let sim = Simulator::start(protected(SimConfig {
-        access_token_lifetime: 1,
-        ..Default::default()
-    }))
-    .unwrap();
+    let sim = with_short_lived_tokens(1);
     let mut tokens = Tokens::default();
     let client = client_for(&sim, None, &mut tokens);
     let mut log: Vec<(opencde_documents::ffi::client::OcdeLogLevel, String)> = Vec::new();
@@ -558,11 +559,7 @@ fn tokens_appear_in_no_log_message_no_error_and_no_file() {
 
 #[test]
 fn an_expired_access_token_is_refreshed_transparently_mid_flow() {
-    let sim = Simulator::start(protected(SimConfig {
-        access_token_lifetime: 2,
-        ..Default::default()
-    }))
-    .unwrap();
+    let sim = with_short_lived_tokens(2);
     let mut tokens = Tokens::default();
     let client = client_for(&sim, None, &mut tokens);
     let _s = signed_in(&sim, &client);
@@ -625,11 +622,7 @@ fn a_401_triggers_one_refresh_and_one_retry() {
 
 #[test]
 fn a_revoked_refresh_token_is_unauthorized_with_a_clear_message() {
-    let sim = Simulator::start(protected(SimConfig {
-        access_token_lifetime: 1,
-        ..Default::default()
-    }))
-    .unwrap();
+    let sim = with_short_lived_tokens(1);
     let mut tokens = Tokens::default();
     let client = client_for(&sim, None, &mut tokens);
     let _s = signed_in(&sim, &client);
