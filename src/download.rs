@@ -43,6 +43,8 @@ struct Framing {
     chunked: bool,
     /// Size of the whole file, if this response says (Content-Length of a 200, total of a 206).
     total: Option<u64>,
+    /// For a 206: the bytes it says it carries (`end - start + 1` of its Content-Range).
+    part_len: Option<u64>,
     /// Strong ETag or Last-Modified, for `If-Range` on a resume.
     validator: Option<String>,
 }
@@ -65,7 +67,21 @@ pub fn download_to_path(
     let mut part: Option<PartFile> = None;
     let mut received: u64 = 0;
     let mut validator: Option<String> = None;
+    // The size of the whole file as the first answer framed it: every later part must agree.
+    let mut file_total: Option<u64> = None;
     loop {
+        if received > 0 && validator.is_none() {
+            // Without a strong ETag or a Last-Modified, `If-Range` cannot guard the resume: the
+            // file may have changed, and appending would splice two versions. Start again.
+            report.warnings.push(format!(
+                "{}: no ETag or Last-Modified to resume safely at byte {received}: restarting from zero",
+                describe(&url)
+            ));
+            received = 0;
+            if let Some(p) = part.as_mut() {
+                p.restart()?;
+            }
+        }
         let range = (received > 0).then(|| format!("bytes={received}-"));
         let mut headers = vec![("Accept-Encoding", "identity"), ("Accept", "*/*")];
         if let Some(r) = &range {
@@ -89,6 +105,11 @@ pub fn download_to_path(
             }
         }
         validator = framing.validator.clone();
+        if answer.response.status().as_u16() == 206 {
+            check_part(&framing, received, file_total, &answer.url)?;
+        } else {
+            file_total = framing.total;
+        }
         let total = framing.total.or(expected_size);
         let part = match part.as_mut() {
             Some(p) => p,
@@ -102,6 +123,15 @@ pub fn download_to_path(
         match outcome {
             Ok(segment) => {
                 check_completeness(&framing, segment, received, expected_size, &final_url)?;
+                if let Some(whole) = file_total.filter(|t| *t != received) {
+                    return Err(Error::new(
+                        ErrorKind::Integrity,
+                        format!(
+                            "{}: the file has {whole} bytes, the transfer ended at {received}",
+                            describe(&final_url)
+                        ),
+                    ));
+                }
                 if let Some(expected) = expected_size.filter(|e| *e != received) {
                     report.warnings.push(format!(
                         "{}: the CDE declared {expected} bytes, the complete transfer had {received}",
@@ -166,9 +196,10 @@ fn check_answer(answer: &Answer, received: u64) -> Result<Framing> {
         .or_else(|| text("last-modified"))
         .map(str::to_string);
     let status = answer.response.status().as_u16();
+    let mut part_len = None;
     let total = if status == 206 {
         let range = text("content-range").unwrap_or("");
-        let (start, total) = parse_content_range(range).ok_or_else(|| {
+        let (start, end, total) = parse_content_range(range).ok_or_else(|| {
             Error::new(
                 ErrorKind::Protocol,
                 format!(
@@ -188,6 +219,7 @@ fn check_answer(answer: &Answer, received: u64) -> Result<Framing> {
             )
             .with_status(206));
         }
+        part_len = Some(end - start + 1);
         total
     } else if status == 200 {
         content_length
@@ -205,20 +237,54 @@ fn check_answer(answer: &Answer, received: u64) -> Result<Framing> {
         content_length,
         chunked,
         total,
+        part_len,
         validator,
     })
 }
 
-/// `bytes START-END/TOTAL` → (START, TOTAL if known).
-fn parse_content_range(value: &str) -> Option<(u64, Option<u64>)> {
+/// `bytes START-END/TOTAL` → (START, END, TOTAL if known); `None` if END < START or END is
+/// not below a known TOTAL.
+fn parse_content_range(value: &str) -> Option<(u64, u64, Option<u64>)> {
     let rest = value.trim().strip_prefix("bytes ")?;
     let (span, total) = rest.split_once('/')?;
     let (start, end) = span.split_once('-')?;
     let (start, end): (u64, u64) = (start.trim().parse().ok()?, end.trim().parse().ok()?);
-    if end < start {
+    let total: Option<u64> = total.trim().parse().ok();
+    if end < start || total.is_some_and(|t| end >= t) {
         return None;
     }
-    Some((start, total.trim().parse().ok()))
+    Some((start, end, total))
+}
+
+/// A 206 answering `Range: bytes=N-` must carry the rest of the same file: from N (checked in
+/// [`check_answer`]) to its last byte, with a total equal to the first answer's, and a
+/// Content-Length equal to its range.
+fn check_part(f: &Framing, received: u64, file_total: Option<u64>, url: &Url) -> Result<()> {
+    let refuse = |what: String| {
+        Err(Error::new(ErrorKind::Protocol, format!("{}: {what}", describe(url))).with_status(206))
+    };
+    let part_len = f.part_len.unwrap_or(0);
+    if let (Some(before), Some(now)) = (file_total, f.total) {
+        if before != now {
+            return refuse(format!(
+                "the resumed part belongs to a file of {now} bytes, the first answer had {before}"
+            ));
+        }
+    }
+    if let Some(total) = f.total.or(file_total) {
+        if received + part_len != total {
+            return refuse(format!(
+                "asked for bytes {received} to the end of {total}, the part holds only {part_len}"
+            ));
+        }
+    }
+    if f.content_length.is_some_and(|l| l != part_len) {
+        return refuse(format!(
+            "Content-Length {} differs from the Content-Range's {part_len} bytes",
+            f.content_length.unwrap_or(0)
+        ));
+    }
+    Ok(())
 }
 
 /// Copies the body into `part`; returns the bytes of this response.
@@ -477,6 +543,7 @@ mod tests {
             content_length,
             chunked,
             total: content_length,
+            part_len: None,
             validator: None,
         }
     }
@@ -541,9 +608,17 @@ mod tests {
     fn content_range_is_parsed_strictly() {
         assert_eq!(
             parse_content_range("bytes 100-199/200"),
-            Some((100, Some(200)))
+            Some((100, 199, Some(200)))
         );
-        assert_eq!(parse_content_range("bytes 100-199/*"), Some((100, None)));
+        assert_eq!(
+            parse_content_range("bytes 100-199/*"),
+            Some((100, 199, None))
+        );
+        assert_eq!(
+            parse_content_range("bytes 100-200/200"),
+            None,
+            "end beyond the total"
+        );
         assert_eq!(parse_content_range("bytes 200-100/300"), None);
         assert_eq!(parse_content_range("items 1-2/3"), None);
         assert_eq!(parse_content_range(""), None);

@@ -3,7 +3,7 @@
 //! untouched), no temporary file left, and that no origin but the CDE's saw the token.
 
 mod common;
-use cde_simulator::RangeMode;
+use cde_simulator::{EtagMode, RangeMode};
 use common::*;
 use opencde_documents::ffi::client::{
     ocde_client_abort_downloads, ocde_client_set_log_callback, OcdeLogLevel,
@@ -182,11 +182,79 @@ fn a_broken_transfer_resumes_with_range() {
         .collect();
     assert_eq!(hits.len(), 2);
     assert_eq!(hits[1].header("Range"), Some("bytes=100000-"));
+    assert_eq!(
+        hits[1].header("If-Range"),
+        Some("\"d-v1\""),
+        "the resume is guarded by the first answer's ETag"
+    );
     assert!(
         o.log.iter().any(|m| m.contains("resuming at byte 100000")),
         "{:?}",
         o.log
     );
+}
+
+/// The storage requests for the document bytes, in order.
+fn storage_hits(sim: &Simulator) -> Vec<cde_simulator::LoggedRequest> {
+    sim.requests()
+        .into_iter()
+        .filter(|r| r.origin == Origin::Storage)
+        .collect()
+}
+
+#[test]
+fn without_a_validator_a_broken_transfer_restarts_from_zero() {
+    // No ETag, no Last-Modified: bytes from a changed file could not be told apart.
+    let (sim, client) = start_sim(vec![doc(Some(Fault::TruncateFirst(100_000)))], |c| {
+        c.etag_mode = EtagMode::Omitted
+    });
+    let o = download(&sim, &client, "d", -1);
+    assert_succeeded(&o, &sim, "d");
+    let hits = storage_hits(&sim);
+    assert_eq!(hits.len(), 2);
+    assert_eq!(hits[1].header("Range"), None, "no blind resume");
+    assert!(
+        o.log.iter().any(|m| m.contains("restarting from zero")),
+        "{:?}",
+        o.log
+    );
+}
+
+#[test]
+fn a_file_that_changed_between_attempts_is_fetched_whole_again() {
+    // The ETag differs on the retry: the server answers If-Range with the whole new file.
+    let (sim, client) = start_sim(vec![doc(Some(Fault::TruncateFirst(100_000)))], |c| {
+        c.etag_mode = EtagMode::ChangesEveryRequest
+    });
+    let o = download(&sim, &client, "d", -1);
+    assert_succeeded(&o, &sim, "d");
+    let hits = storage_hits(&sim);
+    assert_eq!(hits[1].header("If-Range"), Some("\"d-v1\""));
+    assert!(
+        o.log
+            .iter()
+            .any(|m| m.contains("restarted the transfer from zero")),
+        "{:?}",
+        o.log
+    );
+}
+
+#[test]
+fn a_206_that_stops_short_of_the_end_fails_cleanly() {
+    let (sim, client) = start_sim(vec![doc(Some(Fault::TruncateFirst(100_000)))], |c| {
+        c.range_mode = RangeMode::ShortPart
+    });
+    let o = download(&sim, &client, "d", -1);
+    assert_failed_cleanly(&o, OcdeStatus::Protocol, "the part holds only 100");
+}
+
+#[test]
+fn a_206_of_a_file_of_another_size_fails_cleanly() {
+    let (sim, client) = start_sim(vec![doc(Some(Fault::TruncateFirst(100_000)))], |c| {
+        c.range_mode = RangeMode::OtherTotal
+    });
+    let o = download(&sim, &client, "d", -1);
+    assert_failed_cleanly(&o, OcdeStatus::Protocol, "belongs to a file of");
 }
 
 #[test]

@@ -189,6 +189,26 @@ pub enum RangeMode {
     /// A broken server: `416 Range Not Satisfiable` to any `Range: bytes=N-` (even with N below
     /// the size).
     Unsatisfiable,
+    /// A broken server: 206 with only the next 100 bytes (`Content-Range: bytes N-{N+99}/{len}`,
+    /// `Content-Length: 100`) although `bytes=N-` asked for the rest of the file.
+    ShortPart,
+    /// A broken server: 206 from N to the end, but `Content-Range` names a total one byte larger
+    /// than the file (as if the file had changed between the two requests).
+    OtherTotal,
+}
+
+/// The `ETag` of document bytes (storage like S3 and Azure always sends one).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EtagMode {
+    /// A strong ETag that stays the same (`"<id>-v1"`); an `If-Range` that differs from it
+    /// makes a `Range` request answer 200 with the whole file (RFC 9110 §13.1.5).
+    #[default]
+    Stable,
+    /// No `ETag` and no `Last-Modified`: a client cannot tell whether the file changed.
+    Omitted,
+    /// A new strong ETag on every request (the file changes between attempts): an `If-Range`
+    /// never matches, so a resume gets 200 with the whole file.
+    ChangesEveryRequest,
 }
 
 /// A transfer fault applied when a document's bytes are served.
@@ -288,6 +308,8 @@ pub struct SimConfig {
     pub log_to_stderr: bool,
     /// How document bytes answer `Range: bytes=N-`. Default [`RangeMode::Honour`].
     pub range_mode: RangeMode,
+    /// The `ETag` of document bytes. Default [`EtagMode::Stable`].
+    pub etag_mode: EtagMode,
     /// `Some(bytes)`: `GET …/selections/<id>` (on either origin, any id; auth and signature are
     /// still checked) answers 200 `application/json` with exactly these bytes (malformed, huge,
     /// wrong types: whatever the test wants), streamed from here. Default `None`.
@@ -345,6 +367,7 @@ impl Default for SimConfig {
             select_documents_expires_in: 60,
             log_to_stderr: false,
             range_mode: RangeMode::Honour,
+            etag_mode: EtagMode::Stable,
             selection_body: None,
             truncate_selection_body: false,
             external_storage: None,

@@ -6,8 +6,8 @@ use serde_json::{json, Value};
 
 use crate::http::{html_escape, percent_encode, Body, Request, Response, Source};
 use crate::{
-    random_id, DownloadMode, Fault, RangeMode, Selection, Session, Shared, SimConfig, SimDocument,
-    CREATION_DATE, STORAGE_AUTH_ERROR, STORAGE_QUERY, STORAGE_SIG,
+    random_id, DownloadMode, EtagMode, Fault, RangeMode, Selection, Session, Shared, SimConfig,
+    SimDocument, CREATION_DATE, STORAGE_AUTH_ERROR, STORAGE_QUERY, STORAGE_SIG,
 };
 
 /// The name of the callback parameter that carries the selected-documents URL.
@@ -244,9 +244,18 @@ fn document_bytes<'a>(sh: &'a Shared, req: &Request, doc: &'a SimDocument) -> Re
         Some(Fault::TruncateFirst(n)) => (count <= 1).then_some(Fault::TruncateAfter(*n)),
         Some(other) => Some(other.clone()),
     };
+    let etag = match sh.config.etag_mode {
+        EtagMode::Stable => Some(format!("\"{}-v1\"", doc.id)),
+        EtagMode::Omitted => None,
+        EtagMode::ChangesEveryRequest => Some(format!("\"{}-v{count}\"", doc.id)),
+    };
+    let etag_header: Vec<(String, String)> = etag
+        .iter()
+        .map(|e| ("ETag".to_string(), e.clone()))
+        .collect();
     let whole = |fault: Option<Fault>| Response {
         status: 200,
-        headers: Vec::new(),
+        headers: etag_header.clone(),
         body: Body::Document {
             source,
             start: 0,
@@ -259,6 +268,11 @@ fn document_bytes<'a>(sh: &'a Shared, req: &Request, doc: &'a SimDocument) -> Re
     let Some(start) = req.header("Range").and_then(open_range_start) else {
         return whole(None);
     };
+    if let Some(if_range) = req.header("If-Range") {
+        if etag.as_deref() != Some(if_range.trim()) {
+            return whole(None); // not the version the client has: the whole current file
+        }
+    }
     let len = source.len();
     if start >= len || sh.config.range_mode == RangeMode::Unsatisfiable {
         return Response::new(416, "text/plain; charset=utf-8", "range not satisfiable")
@@ -268,12 +282,30 @@ fn document_bytes<'a>(sh: &'a Shared, req: &Request, doc: &'a SimDocument) -> Re
         RangeMode::WrongStart => start + 1,
         _ => start,
     };
+    if sh.config.range_mode == RangeMode::ShortPart
+        && start + 100 < len
+        && !matches!(doc.fault, Some(Fault::VirtualZeros(_)))
+    {
+        let part = &doc.content[start as usize..start as usize + 100];
+        let mut r = Response::new(206, "application/octet-stream", part.to_vec()).with_header(
+            "Content-Range",
+            &format!("bytes {start}-{}/{len}", start + 99),
+        );
+        r.headers.extend(etag_header);
+        return r;
+    }
+    let named_total = match sh.config.range_mode {
+        RangeMode::OtherTotal => len + 1,
+        _ => len,
+    };
+    let mut headers = vec![(
+        "Content-Range".into(),
+        format!("bytes {sent_from}-{}/{named_total}", len - 1),
+    )];
+    headers.extend(etag_header);
     Response {
         status: 206,
-        headers: vec![(
-            "Content-Range".into(),
-            format!("bytes {sent_from}-{}/{len}", len - 1),
-        )],
+        headers,
         body: Body::Document {
             source,
             start: sent_from,
