@@ -475,11 +475,10 @@ impl Client {
         progress: ProgressFn<'_>,
         abort: &AbortToken,
     ) -> Result<(PathBuf, DownloadReport)> {
-        let documents = selection.documents();
-        let doc: &DocumentVersion = documents.get(index).ok_or_else(|| {
+        let doc: DocumentVersion = selection.document(index).ok_or_else(|| {
             Error::invalid(format!(
                 "document index {index} out of range (selection has {})",
-                documents.len()
+                selection.document_count()
             ))
         })?;
         let name = selection.safe_file_name(index).ok_or_else(|| {

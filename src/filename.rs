@@ -1,6 +1,8 @@
 //! Turning a server-supplied `file_name` into a base name that is safe to create inside the
 //! host's folder on Windows, macOS and Linux alike.
 
+use std::collections::{HashMap, HashSet};
+
 /// Longest safe name, in bytes (below every common file-system limit of 255, leaving room for
 /// the temporary-file decoration and a " (N)" suffix).
 pub const MAX_NAME_BYTES: usize = 200;
@@ -35,11 +37,24 @@ pub fn safe_file_name(name: &str) -> String {
     if s.is_empty() {
         return FALLBACK_NAME.to_string();
     }
-    let stem_upper = s.split('.').next().unwrap_or("").trim_end().to_uppercase();
-    if WINDOWS_RESERVED.contains(&stem_upper.as_str()) {
-        s.insert(0, '_');
+    // Cut first, then judge: cutting trims trailing dots and spaces of the stem, which can turn
+    // "COM1      …xyz.ifc" into "COM1.ifc".
+    s = cap_length(&s, MAX_NAME_BYTES);
+    if is_windows_device_name(&s) {
+        s = cap_length(&format!("_{s}"), MAX_NAME_BYTES);
     }
-    cap_length(&s, MAX_NAME_BYTES)
+    s
+}
+
+/// `CON`, `nul.tar.gz`, `COM1 .txt`: names Windows opens as a device, whatever the extension.
+fn is_windows_device_name(name: &str) -> bool {
+    let stem_upper = name
+        .split('.')
+        .next()
+        .unwrap_or("")
+        .trim_end()
+        .to_uppercase();
+    WINDOWS_RESERVED.contains(&stem_upper.as_str())
 }
 
 /// Cuts `name` to at most `max` bytes on a character boundary, keeping a short extension.
@@ -67,21 +82,42 @@ pub fn split_extension(name: &str) -> (&str, &str) {
 
 /// Makes every name of a list unique, case-insensitively (Windows and macOS folders ignore case):
 /// the second "a.ifc" becomes "a (2).ifc", and so on. The order decides who keeps the plain name.
+/// Linear in the number of names (a hostile selection may repeat one name a million times).
 pub fn unique_names(names: &[String]) -> Vec<String> {
-    let mut taken: Vec<String> = Vec::with_capacity(names.len());
+    let mut taken: HashSet<String> = HashSet::with_capacity(names.len());
+    // Per lower-cased name, the next counter to try: repeats never rescan from 2.
+    let mut next: HashMap<String, usize> = HashMap::new();
     let mut out = Vec::with_capacity(names.len());
     for name in names {
+        let key = name.to_lowercase();
         let mut candidate = name.clone();
-        let mut n = 2;
-        while taken.contains(&candidate.to_lowercase()) {
-            let (stem, ext) = split_extension(name);
-            candidate = cap_length(&format!("{stem} ({n}){ext}"), MAX_NAME_BYTES + 8);
-            n += 1;
+        if taken.contains(&key) {
+            let n = next.entry(key).or_insert(2);
+            loop {
+                candidate = with_counter(name, *n);
+                *n += 1;
+                if !taken.contains(&candidate.to_lowercase()) {
+                    break;
+                }
+            }
         }
-        taken.push(candidate.to_lowercase());
+        taken.insert(candidate.to_lowercase());
         out.push(candidate);
     }
     out
+}
+
+/// "model.ifc", 3 → "model (3).ifc", cutting the stem (never the counter) to stay within
+/// [`MAX_NAME_BYTES`] + 8.
+fn with_counter(name: &str, n: usize) -> String {
+    let (stem, ext) = split_extension(name);
+    let suffix = format!(" ({n})");
+    let room = (MAX_NAME_BYTES + 8).saturating_sub(suffix.len() + ext.len());
+    let mut cut = stem.len().min(room);
+    while !stem.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{suffix}{ext}", &stem[..cut])
 }
 
 #[cfg(test)]
@@ -167,6 +203,40 @@ mod tests {
             capped.len() <= MAX_NAME_BYTES && capped.ends_with(".ifc"),
             "{capped}"
         );
+    }
+
+    #[test]
+    fn a_device_name_hidden_behind_trailing_spaces_is_still_prefixed() {
+        // Cutting to the length limit trims the stem's trailing spaces: judge after the cut.
+        let com1 = format!("COM1{}xyz.ifc", " ".repeat(192));
+        assert_eq!(safe_file_name(&com1), "_COM1.ifc");
+        let aux = format!("aux{}z", " ".repeat(200));
+        assert_eq!(safe_file_name(&aux), "_aux");
+        assert!(valid_everywhere(&safe_file_name(&com1)));
+    }
+
+    #[test]
+    fn many_repeats_of_one_name_stay_linear_and_distinct() {
+        // 20 000 empty entries of a hostile selection all fall back to "document".
+        let names = vec![FALLBACK_NAME.to_string(); 20_000];
+        let unique = unique_names(&names);
+        let distinct: HashSet<String> = unique.iter().map(|n| n.to_lowercase()).collect();
+        assert_eq!(distinct.len(), names.len());
+        assert_eq!(unique[1], "document (2)");
+        assert_eq!(unique[19_999], "document (20000)");
+    }
+
+    #[test]
+    fn a_counter_is_never_cut_away_from_a_long_name() {
+        let long = format!("{}.ifc", "L".repeat(196));
+        assert_eq!(long.len(), MAX_NAME_BYTES);
+        let names = vec![long.clone(); 3];
+        let unique = unique_names(&names);
+        assert!(
+            unique[1].ends_with(" (2).ifc") && unique[2].ends_with(" (3).ifc"),
+            "{unique:?}"
+        );
+        assert!(unique.iter().all(|n| n.len() <= MAX_NAME_BYTES + 8));
     }
 
     #[test]

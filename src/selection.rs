@@ -204,6 +204,22 @@ impl SelectionSession {
         SelectedDocuments::parse(&body)
     }
 
+    /// Document `index` of the selection (a copy of that one only), if there is one.
+    pub fn document(&self, index: usize) -> Option<DocumentVersion> {
+        lock(&self.progress)
+            .selection
+            .as_ref()
+            .and_then(|s| s.documents.get(index).cloned())
+    }
+
+    /// How many documents were selected (0 before the selection arrived).
+    pub fn document_count(&self) -> usize {
+        lock(&self.progress)
+            .selection
+            .as_ref()
+            .map_or(0, |s| s.documents.len())
+    }
+
     /// The selected documents (empty until `poll` returned [`SelectionStatus::Selected`]).
     pub fn documents(&self) -> Vec<DocumentVersion> {
         lock(&self.progress)
