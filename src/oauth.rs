@@ -96,6 +96,9 @@ pub fn pkce(auth: &AuthInfo) -> Result<(String, String, &'static str)> {
     Ok((verifier, base64(digest.as_ref(), true), "S256"))
 }
 
+/// Longest access-token lifetime taken from a server (ten years, in seconds).
+pub const MAX_TOKEN_LIFETIME_S: u64 = 10 * 365 * 24 * 3600;
+
 /// Reads a token answer: 200 or 201, `access_token` required, `expires_in` a number or a string.
 pub fn parse_token_response(body: &[u8]) -> Result<TokenSet> {
     let v: Value = serde_json::from_slice(body).map_err(|e| {
@@ -114,7 +117,10 @@ pub fn parse_token_response(body: &[u8]) -> Result<TokenSet> {
         Some(Value::Number(n)) => n.as_u64().or_else(|| n.as_f64().map(|f| f.max(0.0) as u64)),
         Some(Value::String(s)) => s.trim().parse().ok(),
         _ => None,
-    };
+    }
+    // A lifetime beyond ten years is a server's "forever" (or garbage such as 1e300): cap it so
+    // that expiry arithmetic can never overflow.
+    .map(|e: u64| e.min(MAX_TOKEN_LIFETIME_S));
     Ok(TokenSet {
         access_token,
         refresh_token: v
@@ -360,6 +366,21 @@ impl SignInSession {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absurd_lifetimes_are_capped_not_overflowed() {
+        for body in [
+            r#"{"access_token":"a","expires_in":"9223372036854775807"}"#,
+            r#"{"access_token":"a","expires_in":18446744073709551615}"#,
+            r#"{"access_token":"a","expires_in":1e300}"#,
+        ] {
+            let t = parse_token_response(body.as_bytes()).unwrap();
+            assert_eq!(t.expires_in, Some(MAX_TOKEN_LIFETIME_S), "{body}");
+            assert!(t.expires_at_unix.unwrap() > unix_now(), "{body}");
+        }
+        let t = parse_token_response(br#"{"access_token":"a","expires_in":"3600"}"#).unwrap();
+        assert_eq!(t.expires_in, Some(3600));
+    }
 
     #[test]
     fn base64_matches_rfc_4648_vectors() {

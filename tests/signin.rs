@@ -664,3 +664,77 @@ fn server_variants_201_string_expiry_and_client_authentication() {
         assert_eq!(req["basic_auth"], basic_expected, "{mode:?}");
     }
 }
+
+/// What the re-entering token callback saw.
+struct Reentry {
+    client: *mut OcdeClient,
+    calls: usize,
+    inner_status: Option<OcdeStatus>,
+}
+
+unsafe extern "C" fn on_tokens_calling_current_user(
+    user_data: *mut c_void,
+    _access: *const c_char,
+    _refresh: *const c_char,
+    _expires_at: i64,
+) {
+    let r = &mut *(user_data as *mut Reentry);
+    r.calls += 1;
+    if r.inner_status.is_none() {
+        // The host shows who signed in, from inside the callback; that call refreshes again
+        // (the tokens are due at once) and so delivers tokens through this callback, nested.
+        r.inner_status = Some(OcdeStatus::Pending);
+        let status = ocde_client_current_user(r.client, std::ptr::null_mut(), std::ptr::null_mut());
+        r.inner_status = Some(status);
+    }
+}
+
+#[test]
+fn a_token_callback_may_call_the_library_that_delivers_tokens_again() {
+    let sim = with_short_lived_tokens(0); // every token is due for refresh at once
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let server = server_url(&sim);
+    let worker = std::thread::spawn(move || {
+        let mut raw: *mut OcdeClient = std::ptr::null_mut();
+        assert_eq!(
+            unsafe { ocde_client_new_for_server(c(&server).as_ptr(), &mut raw) },
+            OcdeStatus::Ok
+        );
+        let client = CClient(raw);
+        let mut seen = Reentry {
+            client: raw,
+            calls: 0,
+            inner_status: None,
+        };
+        let status = unsafe {
+            ocde_client_set_oauth(
+                raw,
+                c(CLIENT_ID).as_ptr(),
+                std::ptr::null(),
+                Some(on_tokens_calling_current_user),
+                &mut seen as *mut Reentry as *mut c_void,
+            )
+        };
+        assert_eq!(status, OcdeStatus::Ok);
+        let s = SignIn::start(&client, 0, &Opener::new()).unwrap();
+        let _ = done_tx.send(("url", s.url(), 0, None));
+        let status = s.wait();
+        let _ = done_tx.send(("done", format!("{status:?}"), seen.calls, seen.inner_status));
+    });
+    let (_, url, _, _) = done_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    sim.browse_sign_in(&url, true).unwrap();
+    // A deadlock would keep the worker inside ocde_sign_in_poll: wait with a bound.
+    let (_, status, calls, inner) = done_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the sign-in returned (no deadlock in the nested token delivery)");
+    worker.join().unwrap();
+    assert_eq!(status, "Ok");
+    assert!(
+        calls >= 2,
+        "the nested refresh delivered tokens too: {calls}"
+    );
+    assert!(
+        matches!(inner, Some(OcdeStatus::Ok | OcdeStatus::Unauthorized)),
+        "{inner:?}"
+    );
+}

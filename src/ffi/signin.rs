@@ -11,7 +11,7 @@ use crate::http::HttpSettings;
 use crate::oauth::{OAuthClient, SignInSession, SignInStatus, TokenSet, DEFAULT_SIGN_IN_EXPIRY};
 use std::ffi::{c_char, c_void, CString};
 use std::ptr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What a server offers, from `GET /foundation/versions` and `GET /foundation/1.0/auth`.
@@ -275,9 +275,11 @@ pub unsafe extern "C" fn ocde_client_set_oauth(
             client_secret: secret.map(str::to_string),
         });
         let observer = on_tokens.map(|f| {
-            let sink = Mutex::new(TokenSink { f, user_data });
+            // No lock around the call: the host's callback may call the library again, and a
+            // refresh inside that call delivers tokens through this same closure.
+            let sink = TokenSink { f, user_data };
             Arc::new(move |t: &TokenSet| {
-                let sink = sink.lock().unwrap_or_else(|p| p.into_inner());
+                let sink = &sink; // the whole (Send + Sync) struct, not its raw-pointer field
                 let access = c_string(&t.access_token);
                 let refresh = t.refresh_token.as_deref().map(c_string);
                 // SAFETY: a host-provided function pointer, called on the host's thread.
