@@ -428,7 +428,10 @@ pub fn judge_raw(request: &[u8], path: &str, port: u16) -> Option<Verdict> {
 /// Reads one request head (up to [`MAX_HEAD`] bytes, within [`CONNECTION_TIMEOUT`]).
 /// `Ok(None)`: the peer closed (or went silent) before sending a byte — nothing to answer.
 /// `Err(())`: something came that is not a request head — answered 400.
+/// Reads the request head within [`CONNECTION_TIMEOUT`] in all (not per read: a client sending
+/// a byte every few seconds must not hold one of the [`MAX_CONNECTIONS`] slots for hours).
 fn read_head(stream: &mut TcpStream) -> std::result::Result<Option<RequestHead>, ()> {
+    let deadline = Instant::now() + CONNECTION_TIMEOUT;
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 2048];
     let end = loop {
@@ -437,6 +440,10 @@ fn read_head(stream: &mut TcpStream) -> std::result::Result<Option<RequestHead>,
         }
         if buf.len() > MAX_HEAD {
             return Err(());
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return if buf.is_empty() { Ok(None) } else { Err(()) };
         }
         match stream.read(&mut chunk) {
             Ok(0) | Err(_) if buf.is_empty() => return Ok(None),

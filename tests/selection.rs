@@ -563,3 +563,40 @@ fn the_browser_gets_its_whole_page_even_when_a_waiting_poll_ends_the_flow_at_onc
         assert_eq!(waiter.join().unwrap(), OcdeStatus::UserCancelled);
     }
 }
+
+#[test]
+fn a_client_dripping_its_request_is_cut_off_after_the_connection_timeout() {
+    // One byte every 300 ms would keep a per-read timeout (5 s) from ever firing; the listener
+    // gives the whole request head 5 s, so a slow local client cannot pin a connection slot.
+    let sim = Simulator::start(SimConfig::default()).unwrap();
+    let client = CClient::for_sim(&sim);
+    let sel = start(&client, &Opts::default(), &Opener::new()).unwrap();
+    let (port, _) = callback_parts(&registered_callback(&sim));
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut writer = s.try_clone().unwrap();
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = answered.clone();
+    let dripping = std::thread::spawn(move || {
+        for b in b"GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
+            if stop.load(std::sync::atomic::Ordering::SeqCst) || writer.write_all(&[*b]).is_err() {
+                return; // the listener answered or closed the connection
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    });
+    s.set_read_timeout(Some(Duration::from_secs(40))).unwrap();
+    let began = Instant::now();
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    let took = began.elapsed();
+    answered.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(took < Duration::from_secs(15), "held for {took:?}");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 400"),
+        "{text}"
+    );
+    drop(s);
+    dripping.join().unwrap();
+    assert_eq!(sel.poll(0), OcdeStatus::Pending, "the wait goes on");
+}
