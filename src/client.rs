@@ -389,7 +389,7 @@ impl Client {
             &format!("{}/current-user", base.trim_end_matches('/')),
             "current-user URL",
         )?;
-        let body = self.fetch_json(Method::Get, &url, "current user")?;
+        let body = self.fetch_json(Method::Get, &url, "current user", &AbortToken::none())?;
         crate::foundation::parse_current_user(&body)
     }
 
@@ -405,15 +405,16 @@ impl Client {
         self.shared.abort.trigger();
     }
 
-    /// Fetches a JSON document under the client's policy.
-    pub(crate) fn fetch_json(&self, method: Method<'_>, url: &Url, what: &str) -> Result<Vec<u8>> {
-        let mut answer = self.send(
-            method,
-            url,
-            &[("Accept", "application/json")],
-            &AbortToken::none(),
-        )?;
-        crate::http::read_json_body(&mut answer, what)
+    /// Fetches a JSON document under the client's policy; `abort` stops it between reads.
+    pub(crate) fn fetch_json(
+        &self,
+        method: Method<'_>,
+        url: &Url,
+        what: &str,
+        abort: &AbortToken,
+    ) -> Result<Vec<u8>> {
+        let mut answer = self.send(method, url, &[("Accept", "application/json")], abort)?;
+        crate::http::read_json_body(&mut answer, what, abort)
     }
 
     /// Starts a selection; `open_url` receives the CDE's page URL on this thread.

@@ -4,10 +4,7 @@
 
 use crate::abort::AbortToken;
 use crate::error::{Error, ErrorKind, Result};
-use crate::http::{
-    describe, ensure_success, map_ureq_error, parse_url, Credentials, HttpSettings, Method,
-    Transport,
-};
+use crate::http::{describe, parse_url, Credentials, HttpSettings, Method, Transport};
 use serde_json::Value;
 use url::Url;
 
@@ -68,14 +65,7 @@ fn get_json(transport: &Transport, url: &Url, what: &str) -> Result<Option<Value
     if answer.response.status().as_u16() == 404 {
         return Ok(None);
     }
-    ensure_success(&mut answer, what)?;
-    let body = answer
-        .response
-        .body_mut()
-        .with_config()
-        .limit(crate::http::JSON_BODY_LIMIT)
-        .read_to_vec()
-        .map_err(|e| map_ureq_error(e, &answer.url))?;
+    let body = crate::http::read_json_body(&mut answer, what, &AbortToken::none())?;
     serde_json::from_slice(&body).map(Some).map_err(|e| {
         Error::new(
             ErrorKind::Protocol,

@@ -9,7 +9,7 @@ use crate::abort::AbortToken;
 use crate::error::{Error, ErrorKind, Result};
 use crate::models::{clip, error_body_message};
 use std::io::Read;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use ureq::http::Response;
 use ureq::Body;
 use url::{Origin, Url};
@@ -348,15 +348,51 @@ impl Transport {
 }
 
 /// Checks a JSON answer is 2xx and reads its body, at most [`JSON_BODY_LIMIT`] bytes.
-pub fn read_json_body(answer: &mut Answer, what: &str) -> Result<Vec<u8>> {
+pub fn read_json_body(answer: &mut Answer, what: &str, abort: &AbortToken) -> Result<Vec<u8>> {
     ensure_success(answer, what)?;
-    answer
+    read_small_body(answer, JSON_BODY_LIMIT, abort)
+        .map_err(|e| e.context(format!("reading the {what}")))
+}
+
+/// Longest a small answer (JSON, a token answer) may take to arrive once its head came. The stall
+/// timeout alone would let a server that drips a byte now and then hold the call for days.
+pub const SMALL_BODY_TOTAL_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Reads a small body of at most `limit` bytes, within [`SMALL_BODY_TOTAL_TIMEOUT`] in all, and
+/// stops between reads once `abort` is raised.
+pub fn read_small_body(answer: &mut Answer, limit: u64, abort: &AbortToken) -> Result<Vec<u8>> {
+    let url = answer.url.clone();
+    let deadline = Instant::now() + SMALL_BODY_TOTAL_TIMEOUT;
+    let mut reader = answer
         .response
         .body_mut()
         .with_config()
-        .limit(JSON_BODY_LIMIT)
-        .read_to_vec()
-        .map_err(|e| map_ureq_error(e, &answer.url).context(format!("reading the {what}")))
+        .limit(limit)
+        .reader();
+    let mut body = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => return Ok(body),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(map_io_error(&e, &url)),
+        };
+        body.extend_from_slice(&chunk[..n]);
+        if abort.is_aborted() {
+            return Err(aborted());
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "{}: the answer took more than {} s to arrive",
+                    describe(&url),
+                    SMALL_BODY_TOTAL_TIMEOUT.as_secs()
+                ),
+            ));
+        }
+    }
 }
 
 /// Fails unless the answer is 2xx: 401/403 → Unauthorized, any other → Http, with the server's
@@ -492,6 +528,12 @@ pub fn map_io_error(io: &std::io::Error, url: &Url) -> Error {
         }
         if let ureq::Error::Io(inner_io) = inner {
             return map_io_error(inner_io, url);
+        }
+        if let ureq::Error::BodyExceedsLimit(n) = inner {
+            return Error::new(
+                ErrorKind::Protocol,
+                format!("{at}: answer larger than the {n}-byte limit"),
+            );
         }
         return Error::new(ErrorKind::Protocol, format!("{at}: {inner}"));
     }

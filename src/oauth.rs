@@ -5,7 +5,7 @@ use crate::abort::AbortToken;
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
 use crate::foundation::AuthInfo;
-use crate::http::{describe, map_ureq_error, parse_url, Credentials, Method, Transport};
+use crate::http::{describe, parse_url, Credentials, Method, Transport};
 use crate::listener::{random_hex, CallbackKind, CallbackListener, CallbackOutcome, WaitResult};
 use crate::models::error_body_message;
 use serde_json::Value;
@@ -177,13 +177,7 @@ pub fn token_request(
         &AbortToken::none(),
     )?;
     let status = answer.response.status().as_u16();
-    let bytes = answer
-        .response
-        .body_mut()
-        .with_config()
-        .limit(1024 * 1024)
-        .read_to_vec()
-        .map_err(|e| map_ureq_error(e, &answer.url))?;
+    let bytes = crate::http::read_small_body(&mut answer, 1024 * 1024, &AbortToken::none())?;
     if status == 200 || status == 201 {
         return parse_token_response(&bytes);
     }

@@ -1,6 +1,7 @@
 //! The selection session: POST select-documents, open the CDE's page, wait for the callback,
 //! fetch the selected documents.
 
+use crate::abort::{AbortSignal, AbortToken};
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
 use crate::filename::{safe_file_name, unique_names};
@@ -67,6 +68,8 @@ pub struct SelectionSession {
     client: Client,
     listener: Mutex<CallbackListener>,
     aborter: Aborter,
+    /// Raised by [`abort`](Self::abort) too: stops the fetch of the selected documents.
+    fetch_abort: AbortToken,
     select_documents_url: String,
     deadline: Instant,
     progress: Mutex<Progress>,
@@ -104,6 +107,7 @@ impl SelectionSession {
             Method::PostJson(body.as_bytes()),
             &endpoint,
             "select-documents",
+            &AbortToken::none(),
         )?;
         let response = SelectDocumentsResponse::parse(&answer)?;
         // Never hand a non-http(s) URL from a server to a browser.
@@ -111,11 +115,18 @@ impl SelectionSession {
             .map_err(|e| Error::new(ErrorKind::Protocol, e.message))?;
         open_url(&response.select_documents_url)?;
         let deadline = Instant::now() + options.callback_expires_in;
-        let shared_abort = listener_abort_handle(&listener);
+        let signal = std::sync::Arc::new(AbortSignal::default());
+        let fetch_abort = signal.token();
+        let wake_poll = listener.abort_handle();
+        let shared_abort = Aborter(std::sync::Arc::new(move || {
+            signal.trigger();
+            wake_poll();
+        }));
         Ok(SelectionSession {
             client: client.clone(),
             listener: Mutex::new(listener),
             aborter: shared_abort,
+            fetch_abort,
             select_documents_url: response.select_documents_url,
             deadline,
             progress: Mutex::new(Progress {
@@ -198,9 +209,9 @@ impl SelectionSession {
     fn fetch_selection(&self, url: &str) -> Result<SelectedDocuments> {
         let url = parse_url(url, "selected_documents_url")
             .map_err(|e| Error::new(ErrorKind::Protocol, e.message))?;
-        let body = self
-            .client
-            .fetch_json(Method::Get, &url, "selected documents")?;
+        let body =
+            self.client
+                .fetch_json(Method::Get, &url, "selected documents", &self.fetch_abort)?;
         SelectedDocuments::parse(&body)
     }
 
@@ -246,11 +257,6 @@ impl SelectionSession {
     pub fn callback_url(&self) -> String {
         lock(&self.listener).callback_url()
     }
-}
-
-fn listener_abort_handle(listener: &CallbackListener) -> Aborter {
-    let handle = listener.abort_handle();
-    Aborter(std::sync::Arc::new(handle))
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -600,3 +600,33 @@ fn a_client_dripping_its_request_is_cut_off_after_the_connection_timeout() {
     dripping.join().unwrap();
     assert_eq!(sel.poll(0), OcdeStatus::Pending, "the wait goes on");
 }
+
+#[test]
+fn abort_stops_a_poll_that_is_fetching_a_dripping_answer() {
+    // The callback came; the selected-documents answer arrives one byte per 200 ms (minutes in
+    // all, never a stall). An abort from another thread ends the poll between two bytes.
+    let sim = Simulator::start(SimConfig {
+        drip_selection_body: Some(Duration::from_millis(200)),
+        ..Default::default()
+    })
+    .unwrap();
+    let client = CClient::for_sim(&sim);
+    let sel = std::sync::Arc::new(start(&client, &Opts::default(), &Opener::new()).unwrap());
+    sim.browse(&sel.url(), BrowserChoice::SelectAll).unwrap();
+    let other = sel.clone();
+    let aborter = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(700));
+        other.abort();
+    });
+    let began = Instant::now();
+    let status = sel.poll(60_000);
+    let took = began.elapsed();
+    aborter.join().unwrap();
+    assert_eq!(status, OcdeStatus::Aborted, "{}", last_error());
+    assert!(
+        took < Duration::from_secs(20),
+        "the poll ran on for {took:?}"
+    );
+    assert_eq!(sel.poll(0), OcdeStatus::Aborted, "and stays aborted");
+    assert_eq!(sel.count(), 0);
+}

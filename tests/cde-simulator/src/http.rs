@@ -362,7 +362,12 @@ pub(crate) enum Body<'a> {
     Bytes(Vec<u8>),
     /// `Content-Length: bytes.len()`, but only the first `send` bytes are sent (all of them when
     /// `send >= bytes.len()`); the caller then closes.
-    Framed { bytes: Cow<'a, [u8]>, send: usize },
+    Framed {
+        bytes: Cow<'a, [u8]>,
+        send: usize,
+        /// `Some(pause)`: one byte, then this pause, and so on (a server dripping its answer).
+        drip: Option<Duration>,
+    },
     /// A document's bytes, served as `application/octet-stream` (plus the response's headers)
     /// with the fault applied. Without a fault the bytes from `start` are sent with the response's
     /// status (200, or 206 with a `Content-Range` header); with one, `start` is ignored.
@@ -519,15 +524,27 @@ pub(crate) fn write_response(
             out.flush()?;
             Ok(resp.status)
         }
-        Body::Framed { bytes, send } => {
+        Body::Framed { bytes, send, drip } => {
             write_head(
                 out,
                 resp.status,
                 &resp.headers,
                 &[("Content-Length", bytes.len().to_string())],
             )?;
-            if !head_only {
-                write_slices(out, bytes.get(..*send).unwrap_or(bytes))?;
+            let body = bytes.get(..*send).unwrap_or(bytes);
+            match drip {
+                _ if head_only => {}
+                None => write_slices(out, body)?,
+                Some(pause) => {
+                    for b in body.iter() {
+                        if stop.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        out.write_all(std::slice::from_ref(b))?;
+                        out.flush()?;
+                        interruptible_sleep(*pause, stop);
+                    }
+                }
             }
             out.flush()?;
             Ok(resp.status)

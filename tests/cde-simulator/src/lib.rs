@@ -317,6 +317,9 @@ pub struct SimConfig {
     /// The selections answer (generated or [`SimConfig::selection_body`]) announces its full
     /// `Content-Length` but sends only the first half (rounded down), then closes. Default false.
     pub truncate_selection_body: bool,
+    /// `Some(pause)`: the selected-documents answer arrives one byte per `pause` (a server that
+    /// drips its answer: neither stalled nor done). Default `None`.
+    pub drip_selection_body: Option<Duration>,
     /// `Some(base)`: the download endpoint's redirects (the 303/302/307/301/308 modes, which
     /// otherwise point to the simulator's own storage `/blob/<id>?…`) point to
     /// `{base}/{document_id}` instead (id percent-encoded, one `/` between them), e.g. a static
@@ -370,6 +373,7 @@ impl Default for SimConfig {
             etag_mode: EtagMode::Stable,
             selection_body: None,
             truncate_selection_body: false,
+            drip_selection_body: None,
             external_storage: None,
             omit_api_base_url: false,
             no_auth_endpoint: false,

@@ -167,7 +167,11 @@ fn selection_answer<'a>(sh: &Shared, bytes: Cow<'a, [u8]>) -> Response<'a> {
     Response {
         status: 200,
         headers: vec![("Content-Type".into(), "application/json".into())],
-        body: Body::Framed { bytes, send },
+        body: Body::Framed {
+            bytes,
+            send,
+            drip: sh.config.drip_selection_body,
+        },
     }
 }
 
