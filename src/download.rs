@@ -409,7 +409,13 @@ const WRITEBACK_WINDOW: u64 = 8 * 1024 * 1024;
 impl PartFile {
     fn create(dir: &Path, name: &str) -> Result<Self> {
         // Hidden, unique, and recognisable as ours: ".<name>.<random>.ocde-part".
-        let short: String = name.chars().take(80).collect();
+        // At most 80 bytes of the name (on a character boundary): with the decoration the temp
+        // name stays far below the 255-byte limit, whatever script the name is in.
+        let mut cut = name.len().min(80);
+        while !name.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let short = &name[..cut];
         let path = dir.join(format!(".{short}.{}.ocde-part", random_hex(6)?));
         let file = OpenOptions::new()
             .write(true)

@@ -121,18 +121,40 @@ pub fn discover(server_url: &str, settings: &HttpSettings) -> Result<Discovery> 
         )
     })?;
     let documents_api_url = base_for("documents", Some(documents));
-    parse_url(&documents_api_url, "documents api_base_url")
-        .map_err(|e| Error::new(ErrorKind::Protocol, e.message))?;
+    let secure = server.scheme() == "https";
+    no_downgrade(secure, &documents_api_url, "the Documents API api_base_url")?;
     let foundation_url = base_for("foundation", find("foundation"));
+    no_downgrade(secure, &foundation_url, "the Foundation API api_base_url")?;
     let auth_url = parse_url(&format!("{foundation_url}/auth"), "auth URL")?;
     let auth = get_json(&transport, &auth_url, "Foundation auth")?
         .map(|v| parse_auth(&v))
         .transpose()?;
+    if let Some(a) = &auth {
+        // Over http the authorization code, the client secret and the tokens would travel in clear.
+        no_downgrade(secure, &a.auth_url, "oauth2_auth_url")?;
+        no_downgrade(secure, &a.token_url, "oauth2_token_url")?;
+    }
     Ok(Discovery {
         documents_api_url,
         foundation_url,
         auth,
     })
+}
+
+/// Checks a URL a server announced: an http(s) URL, and never http when the server itself was
+/// reached over https (tokens and secrets would then leave in clear text).
+fn no_downgrade(secure: bool, url: &str, what: &str) -> Result<()> {
+    let parsed = parse_url(url, what).map_err(|e| Error::new(ErrorKind::Protocol, e.message))?;
+    if secure && parsed.scheme() == "http" {
+        return Err(Error::new(
+            ErrorKind::Protocol,
+            format!(
+                "the server, reached over https, announced {what} over plain http ({}): refused",
+                describe(&parsed)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Reads `/foundation/1.0/auth`; the two URLs are required when the document is there.
@@ -210,6 +232,17 @@ pub fn parse_current_user(body: &[u8]) -> Result<CurrentUser> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_https_server_may_not_announce_http_endpoints() {
+        let err = no_downgrade(true, "http://cde.example/documents/1.0", "x").unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Protocol);
+        assert!(err.message.contains("plain http"), "{}", err.message);
+        assert!(no_downgrade(true, "https://other.example/documents/1.0", "x").is_ok());
+        // A server reached over http (a test or an intranet CDE) may name http endpoints.
+        assert!(no_downgrade(false, "http://cde.example/documents/1.0", "x").is_ok());
+        assert!(no_downgrade(false, "ftp://cde.example/", "x").is_err());
+    }
 
     #[test]
     fn auth_members_missing_mean_not_supported() {

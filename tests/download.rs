@@ -702,6 +702,28 @@ fn the_body_goes_to_a_hidden_temporary_file_beside_the_destination() {
 }
 
 #[test]
+fn a_long_name_in_a_four_byte_script_still_gets_a_temporary_file() {
+    // 62 × "𝕄" (4 bytes each) + ".ifc" = 252 bytes: a legal name whose temporary name must not
+    // pass the 255-byte limit (80 characters of it would be 320 bytes).
+    let (sim, client) = sim_with(SimConfig {
+        documents: one_doc(None),
+        ..Default::default()
+    });
+    let dir = TempDir::new("long-utf8");
+    let name = format!("{}.ifc", "𝕄".repeat(62));
+    assert_eq!(name.len(), 252);
+    let dest = dir.path().join(&name);
+    let status = client.download_to_path(
+        &download_url(&sim, "d"),
+        &dest,
+        -1,
+        &mut Progress::default(),
+    );
+    assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
+    assert_eq!(dir.entries(), vec![name]);
+}
+
+#[test]
 fn the_connect_timeout_fires() {
     // A listening socket whose backlog is full: further SYNs are dropped, connect() hangs.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
