@@ -348,8 +348,11 @@ void ocde_string_free(char *s);
 enum OcdeStatus ocde_client_new(const char *documents_api_url, struct OcdeClient **out_client);
 
 /**
- * Frees a client. NULL is a no-op. Selections started from it stay valid (they share its
- * settings internally). Must not be called while another thread is inside a call on this client.
+ * Frees a client. NULL is a no-op. Selections and sign-ins started from it stay valid (they
+ * share its settings internally), but from here on no callback of the client (`OcdeTokensFn`,
+ * `OcdeLogFn`) is called again, so the host may free their `user_data` with it; tokens a later
+ * refresh obtains are used but not reported. Must not be called while another thread is inside
+ * a call on this client.
  *
  * # Safety
  * `client` is NULL or a client from `ocde_client_new`, not yet freed.
@@ -482,8 +485,8 @@ enum OcdeStatus ocde_download_document(struct OcdeClient *client,
  * them; otherwise the status of the first document that failed. Unlike other functions,
  * `*out_results` is written whenever the downloads were started — on OK and on these failures —
  * so the host can see which documents succeeded (their paths) and why the others failed; it is
- * not written for an invalid argument. The caller frees it with `ocde_download_results_free`.
- * `out_results` may be NULL.
+ * not written for an invalid argument (a selection not yet polled to OK is one). The caller
+ * frees it with `ocde_download_results_free`. `out_results` may be NULL.
  *
  * # Safety
  * `client` and `selection` are live; `dest_dir` is NUL-terminated; `out_results` is NULL or
@@ -586,7 +589,9 @@ const char *ocde_selection_url(const struct OcdeSelection *selection);
  * `USER_CANCELLED`, `EXPIRED` (callback expiry passed), `ABORTED` (`ocde_selection_abort`). A final
  * status is returned again by every later call, and the listener's port is free once it was
  * returned. If fetching the selected documents fails, that error is returned and the next call
- * tries again (the user's choice is kept). Calls no host callback.
+ * tries again (the user's choice is kept). Calls no host callback, except the client's
+ * `OcdeTokensFn` when fetching the selected documents refreshed the tokens (on this thread,
+ * inside this call).
  *
  * # Safety
  * `selection` is a live selection.

@@ -215,6 +215,18 @@ impl SelectionSession {
         SelectedDocuments::parse(&body)
     }
 
+    /// Fails with an invalid-argument error unless `poll` returned
+    /// [`SelectionStatus::Selected`] (there are no documents to download before that).
+    pub fn ensure_selected(&self) -> Result<()> {
+        if lock(&self.progress).selection.is_some() {
+            Ok(())
+        } else {
+            Err(Error::invalid(
+                "the selection has no documents yet: poll it until it returns OK",
+            ))
+        }
+    }
+
     /// Document `index` of the selection (a copy of that one only), if there is one.
     pub fn document(&self, index: usize) -> Option<DocumentVersion> {
         lock(&self.progress)

@@ -327,3 +327,37 @@ fn invalid_arguments_write_no_results() {
         ocde_download_results_free(std::ptr::null_mut());
     }
 }
+
+#[test]
+fn a_selection_not_yet_polled_to_ok_is_an_invalid_argument() {
+    let sim = Simulator::start(SimConfig {
+        documents: docs(2, 10, None),
+        ..Default::default()
+    })
+    .unwrap();
+    let client = CClient::for_sim(&sim);
+    let sel = start(&client, &Opts::default(), &Opener::new()).unwrap();
+    assert_eq!(sel.poll(0), OcdeStatus::Pending);
+    let dir = TempDir::new("unpolled");
+    let d = c(dir.path().to_str().unwrap());
+    let mut out: *mut OcdeDownloadResults = 0x1 as *mut _;
+    let status = unsafe {
+        ocde_download_selection(
+            client.0,
+            sel.0,
+            d.as_ptr(),
+            0,
+            None,
+            std::ptr::null_mut(),
+            &mut out,
+        )
+    };
+    assert_eq!(
+        status,
+        OcdeStatus::InvalidArgument,
+        "not OK with nothing downloaded"
+    );
+    assert!(last_error().contains("poll"), "{}", last_error());
+    assert_eq!(out as usize, 0x1, "no results written");
+    assert!(dir.entries().is_empty());
+}

@@ -738,3 +738,39 @@ fn a_token_callback_may_call_the_library_that_delivers_tokens_again() {
         "{inner:?}"
     );
 }
+
+#[test]
+fn after_ocde_client_free_the_token_callback_is_never_called_again() {
+    // A selection outlives its client; a refresh during its poll must not call into the
+    // host's token context, which a C host frees together with the client.
+    let sim = with_short_lived_tokens(1);
+    let mut tokens = Tokens::default();
+    let client = client_for(&sim, None, &mut tokens);
+    let _s = signed_in(&sim, &client);
+    let sel = start(&client, &Opts::default(), &Opener::new()).unwrap();
+    sim.browse(&sel.url(), BrowserChoice::SelectAll).unwrap();
+    drop(client); // ocde_client_free
+    let seen = tokens.sets.len();
+    let refreshes = sim
+        .token_requests()
+        .iter()
+        .filter(|r| r["grant_type"] == "refresh_token")
+        .count();
+    std::thread::sleep(Duration::from_millis(1500)); // due for refresh before the fetch
+    assert_eq!(sel.wait(50), OcdeStatus::Ok, "{}", last_error());
+    let refreshed = sim
+        .token_requests()
+        .iter()
+        .filter(|r| r["grant_type"] == "refresh_token")
+        .count();
+    assert_eq!(
+        refreshed,
+        refreshes + 1,
+        "the poll did refresh (so the test means something)"
+    );
+    assert_eq!(
+        tokens.sets.len(),
+        seen,
+        "no callback after ocde_client_free"
+    );
+}

@@ -91,15 +91,24 @@ pub unsafe extern "C" fn ocde_client_new(
     })
 }
 
-/// Frees a client. NULL is a no-op. Selections started from it stay valid (they share its
-/// settings internally). Must not be called while another thread is inside a call on this client.
+/// Frees a client. NULL is a no-op. Selections and sign-ins started from it stay valid (they
+/// share its settings internally), but from here on no callback of the client (`OcdeTokensFn`,
+/// `OcdeLogFn`) is called again, so the host may free their `user_data` with it; tokens a later
+/// refresh obtains are used but not reported. Must not be called while another thread is inside
+/// a call on this client.
 ///
 /// # Safety
 /// `client` is NULL or a client from `ocde_client_new`, not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn ocde_client_free(client: *mut OcdeClient) {
     if !client.is_null() {
-        guard_value((), || drop(Box::from_raw(client)));
+        guard_value((), || {
+            let client = Box::from_raw(client);
+            // The shared state outlives this handle (selections hold it): forget the host's
+            // callback and its user_data now, or a later poll would call into freed memory.
+            client.client.set_token_observer(None);
+            drop(client)
+        });
     }
 }
 

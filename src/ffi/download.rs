@@ -144,8 +144,8 @@ fn to_i64(v: Option<u64>) -> i64 {
 /// them; otherwise the status of the first document that failed. Unlike other functions,
 /// `*out_results` is written whenever the downloads were started — on OK and on these failures —
 /// so the host can see which documents succeeded (their paths) and why the others failed; it is
-/// not written for an invalid argument. The caller frees it with `ocde_download_results_free`.
-/// `out_results` may be NULL.
+/// not written for an invalid argument (a selection not yet polled to OK is one). The caller
+/// frees it with `ocde_download_results_free`. `out_results` may be NULL.
 ///
 /// # Safety
 /// `client` and `selection` are live; `dest_dir` is NUL-terminated; `out_results` is NULL or
@@ -164,6 +164,7 @@ pub unsafe extern "C" fn ocde_download_selection(
         let c = handle_arg(client, "client")?;
         let s = handle_arg(selection, "selection")?;
         let dir = str_arg(dest_dir, "dest_dir")?;
+        s.session.ensure_selected()?;
         let mut relay = |p: &crate::parallel::SelectionProgress| match progress {
             None => true,
             // SAFETY: a host-provided function pointer, called on the calling thread as documented.

@@ -288,7 +288,9 @@ pub unsafe extern "C" fn ocde_selection_url(selection: *const OcdeSelection) -> 
 /// `USER_CANCELLED`, `EXPIRED` (callback expiry passed), `ABORTED` (`ocde_selection_abort`). A final
 /// status is returned again by every later call, and the listener's port is free once it was
 /// returned. If fetching the selected documents fails, that error is returned and the next call
-/// tries again (the user's choice is kept). Calls no host callback.
+/// tries again (the user's choice is kept). Calls no host callback, except the client's
+/// `OcdeTokensFn` when fetching the selected documents refreshed the tokens (on this thread,
+/// inside this call).
 ///
 /// # Safety
 /// `selection` is a live selection.
