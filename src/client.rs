@@ -12,8 +12,10 @@ use crate::http::{
 use crate::models::DocumentVersion;
 use crate::oauth::{token_request, unix_now, OAuthClient, TokenSet};
 use crate::selection::{SelectionOptions, SelectionSession};
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::thread::ThreadId;
 use url::{Origin, Url};
 
 struct Shared {
@@ -43,8 +45,29 @@ struct AuthState {
     /// Bumped whenever the access token changes (a request that failed with an older token
     /// does not refresh again after another thread already did).
     generation: u64,
-    /// Token sets not yet handed to the host (delivered on the calling thread by the C ABI).
-    pending: Vec<TokenSet>,
+    /// Token sets not yet handed to the host, each with the host thread whose call obtained it
+    /// (delivered there, at the end of that call, by the C ABI).
+    pending: Vec<(ThreadId, TokenSet)>,
+}
+
+thread_local! {
+    /// On a library worker thread: the host thread its work is done for.
+    static WORKING_FOR: Cell<Option<ThreadId>> = const { Cell::new(None) };
+}
+
+/// Marks the current (library worker) thread as working for the host thread `host`: token sets
+/// a refresh obtains here are delivered inside `host`'s call.
+pub(crate) fn work_for(host: ThreadId) {
+    let _ = WORKING_FOR.try_with(|w| w.set(Some(host)));
+}
+
+/// The host thread on whose behalf this thread runs.
+fn host_thread() -> ThreadId {
+    WORKING_FOR
+        .try_with(Cell::get)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| std::thread::current().id())
 }
 
 /// A client of one CDE's Documents API. Cheap to clone (clones share token and settings) and
@@ -281,12 +304,18 @@ impl Client {
         if delivered.refresh_token.is_none() {
             delivered.refresh_token = a.refresh_token.clone();
         }
-        a.pending.push(delivered);
+        a.pending.push((host_thread(), delivered));
     }
 
     /// Token sets obtained since the last call, for the host (call on the host's thread).
     pub fn take_token_events(&self) -> Vec<TokenSet> {
-        std::mem::take(&mut self.auth().pending)
+        let me = std::thread::current().id();
+        let mut a = self.auth();
+        let (mine, others): (Vec<_>, Vec<_>) = std::mem::take(&mut a.pending)
+            .into_iter()
+            .partition(|(thread, _)| *thread == me);
+        a.pending = others;
+        mine.into_iter().map(|(_, t)| t).collect()
     }
 
     /// Sets (or removes) the observer told of new token sets.

@@ -66,6 +66,7 @@ pub fn download_selection(
     let mut results: Vec<Option<Result<(PathBuf, DownloadReport)>>> =
         (0..count).map(|_| None).collect();
 
+    let host = std::thread::current().id();
     std::thread::scope(|scope| {
         let (tx, rx) = mpsc::channel::<Event>();
         for _ in 0..workers {
@@ -73,6 +74,8 @@ pub fn download_selection(
             std::thread::Builder::new()
                 .name("ocde-download".into())
                 .spawn_scoped(scope, move || loop {
+                    // Tokens a refresh obtains here belong to the host's call.
+                    crate::client::work_for(host);
                     let index = next.fetch_add(1, Ordering::SeqCst);
                     if index >= count {
                         break;

@@ -774,3 +774,104 @@ fn after_ocde_client_free_the_token_callback_is_never_called_again() {
         "no callback after ocde_client_free"
     );
 }
+
+#[test]
+fn tokens_are_delivered_inside_the_call_that_refreshed_not_another_threads() {
+    // Thread A's download refreshes the expired token, then takes seconds (throttled storage).
+    // Meanwhile thread B's quick call on the same client ends first: it must not be handed A's
+    // tokens; A's own call delivers them, on A.
+    let slow = SimDocument::new("slow", "Slow", "slow.ifc", vec![5u8; 450_000])
+        .with_fault(Fault::Throttle(150_000));
+    let sim = Simulator::start(protected(SimConfig {
+        access_token_lifetime: 2,
+        documents: vec![slow],
+        ..Default::default()
+    }))
+    .unwrap();
+    let mut tokens = Tokens::default();
+    let client = client_for(&sim, None, &mut tokens);
+    let _s = signed_in(&sim, &client);
+    std::thread::sleep(Duration::from_millis(2200)); // due for refresh
+    let before = tokens.sets.len();
+    let raw = client.0 as usize;
+    let url = download_url(&sim, "slow");
+    let dir = TempDir::new("per-call-tokens");
+    let dest = dir.path().join("slow.ifc");
+    let a = std::thread::spawn(move || {
+        let status = unsafe {
+            opencde_documents::ffi::download::ocde_download_to_path(
+                raw as *mut OcdeClient,
+                c(&url).as_ptr(),
+                c(dest.to_str().unwrap()).as_ptr(),
+                -1,
+                None,
+                std::ptr::null_mut(),
+            )
+        };
+        (status, std::thread::current().id())
+    });
+    // Wait until A has refreshed (the token endpoint saw it), then make B's call.
+    let refreshed = |sim: &Simulator| {
+        sim.token_requests()
+            .iter()
+            .filter(|r| r["grant_type"] == "refresh_token")
+            .count()
+    };
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while refreshed(&sim) == 0 {
+        assert!(std::time::Instant::now() < until, "A never refreshed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let b = std::thread::current().id();
+    let status =
+        unsafe { ocde_client_current_user(client.0, std::ptr::null_mut(), std::ptr::null_mut()) };
+    assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
+    let after_b = tokens.sets.len();
+    let (status, a_thread) = a.join().unwrap();
+    assert_eq!(status, OcdeStatus::Ok);
+    assert_eq!(
+        after_b, before,
+        "B's call was handed tokens that A's call obtained"
+    );
+    assert_eq!(tokens.sets.len(), before + 1);
+    assert_eq!(
+        tokens.sets[before].3, a_thread,
+        "delivered on A, inside A's call"
+    );
+    assert_ne!(a_thread, b);
+}
+
+#[test]
+fn a_refresh_on_a_download_worker_is_delivered_on_the_calling_thread() {
+    let sim = with_short_lived_tokens(2);
+    let mut tokens = Tokens::default();
+    let client = client_for(&sim, None, &mut tokens);
+    let _s = signed_in(&sim, &client);
+    let sel = start(&client, &Opts::default(), &Opener::new()).unwrap();
+    sim.browse(&sel.url(), BrowserChoice::SelectAll).unwrap();
+    assert_eq!(sel.wait(50), OcdeStatus::Ok, "{}", last_error());
+    std::thread::sleep(Duration::from_millis(2200)); // the workers' first request refreshes
+    let before = tokens.sets.len();
+    let dir = TempDir::new("worker-refresh");
+    let d = c(dir.path().to_str().unwrap());
+    let mut results = std::ptr::null_mut();
+    let status = unsafe {
+        opencde_documents::ffi::download::ocde_download_selection(
+            client.0,
+            sel.0,
+            d.as_ptr(),
+            2,
+            None,
+            std::ptr::null_mut(),
+            &mut results,
+        )
+    };
+    unsafe { opencde_documents::ffi::download::ocde_download_results_free(results) };
+    assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
+    assert_eq!(tokens.sets.len(), before + 1, "one refresh, delivered");
+    assert_eq!(
+        tokens.sets[before].3,
+        std::thread::current().id(),
+        "on the calling thread"
+    );
+}

@@ -227,7 +227,8 @@ fn client_for(discovery: Discovery) -> Result<Client, Error> {
 /// it in its own secure store. `refresh_token` is NULL when the server gave none;
 /// `expires_at_unix` is 0 when unknown. The strings are valid only during the call. Called on the
 /// thread that called the library, inside the call that obtained the tokens (also when the
-/// refresh happened on a worker thread of `ocde_download_selection`).
+/// refresh happened on a worker thread of `ocde_download_selection`), never inside another
+/// thread's call on the same client. Never called after `ocde_client_free`.
 /// It runs after the outcome of that call is set: `ocde_last_error` and `ocde_last_http_status`
 /// still describe that call afterwards, even if the callback itself called other functions
 /// of the library (it may; it must not free the client).
