@@ -281,17 +281,29 @@ namespace OpenCde.Documents
     /// </remarks>
     internal static class NativeLibraryLoader
     {
-        private static int s_attempted;
+        private static readonly object s_lock = new object();
+        private static bool s_attempted;
 
         [DllImport("kernel32", CharSet = CharSet.Unicode, SetLastError = true, ExactSpelling = true)]
         private static extern IntPtr LoadLibraryW(string path);
 
         internal static void EnsureLoaded()
         {
-            if (Interlocked.Exchange(ref s_attempted, 1) != 0)
+            // A lock, not a flag set before loading: a second thread must not go on to its first
+            // P/Invoke (and the default DLL search) while the first thread is still loading.
+            lock (s_lock)
             {
-                return;
+                if (s_attempted)
+                {
+                    return;
+                }
+                s_attempted = true;
+                LoadBesideThisAssembly();
             }
+        }
+
+        private static void LoadBesideThisAssembly()
+        {
             try
             {
                 if (!RuntimeInformation.IsOSPlatform(OSPlatform.Windows))
