@@ -674,6 +674,20 @@ void ocde_selection_free(struct OcdeSelection *selection);
 enum OcdeStatus ocde_server_discover(const char *server_url, struct OcdeServer **out_server);
 
 /**
+ * As `ocde_server_discover`, trusting exactly the root certificates of the PEM text
+ * `root_certificates_pem` (a company or test CA) instead of the bundled roots (NULL: bundled).
+ * Clients made from the result with `ocde_client_new_from_server` trust the same roots. The
+ * string is copied.
+ *
+ * # Safety
+ * `server_url` and `root_certificates_pem` (if not NULL) are NUL-terminated; `out_server` is
+ * writable.
+ */
+enum OcdeStatus ocde_server_discover_with_roots(const char *server_url,
+                                                const char *root_certificates_pem,
+                                                struct OcdeServer **out_server);
+
+/**
  * The Documents API base URL. Borrowed; valid until `ocde_server_free`. NULL only for NULL.
  *
  * # Safety
@@ -749,8 +763,8 @@ enum OcdeStatus ocde_client_new_for_server(const char *server_url, struct OcdeCl
 
 /**
  * Creates a client from a discovery result (as `ocde_client_new_for_server` does, without
- * discovering again). On OK `*out_client` is the caller's (`ocde_client_free`); `server` may be
- * freed afterwards.
+ * discovering again), trusting the roots the discovery trusted. On OK `*out_client` is the
+ * caller's (`ocde_client_free`); `server` may be freed afterwards.
  *
  * # Safety
  * `server` is live; `out_client` is writable.

@@ -469,6 +469,22 @@ fn discovery_and_sign_in_functions_reject_null_and_invalid_utf8() {
             ocde_server_discover(server_url.as_ptr(), null_mut()),
             "out_server NULL",
         );
+        assert_invalid(
+            ocde_server_discover_with_roots(null(), null(), &mut out_server),
+            "with_roots: server_url NULL",
+        );
+        assert_invalid(
+            ocde_server_discover_with_roots(bad(), null(), &mut out_server),
+            "with_roots: server_url bad UTF-8",
+        );
+        assert_invalid(
+            ocde_server_discover_with_roots(server_url.as_ptr(), bad(), &mut out_server),
+            "with_roots: pem bad UTF-8",
+        );
+        assert_invalid(
+            ocde_server_discover_with_roots(server_url.as_ptr(), null(), null_mut()),
+            "with_roots: out_server NULL",
+        );
         assert_eq!(out_server as usize, 0x1, "out_server written on failure");
         assert_invalid(
             ocde_client_new_for_server(null(), &mut out_client),

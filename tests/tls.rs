@@ -120,3 +120,99 @@ fn a_redirect_from_https_to_http_is_refused() {
         0
     );
 }
+
+fn json_origin(dir: &TempDir, versions: &str, auth: &str) -> (SelfSigned, TlsOrigin) {
+    let cert = SelfSigned::generate(dir.path()).expect("openssl must be installed");
+    let routes = vec![
+        (
+            "/foundation/versions".to_string(),
+            TlsAnswer::Body(versions.as_bytes().to_vec()),
+        ),
+        (
+            "/foundation/1.0/auth".to_string(),
+            TlsAnswer::Body(auth.as_bytes().to_vec()),
+        ),
+        ("/file".to_string(), TlsAnswer::Body(b"over tls".to_vec())),
+    ];
+    let origin = TlsOrigin::start(&cert, routes).unwrap();
+    (cert, origin)
+}
+
+const VERSIONS: &str = r#"{"versions":[{"api_id":"foundation","version_id":"1.0"},{"api_id":"documents","version_id":"1.0"}]}"#;
+const AUTH: &str = r#"{"oauth2_auth_url":"https://127.0.0.1:9/authorize","oauth2_token_url":"https://127.0.0.1:9/token","supported_oauth2_flows":["authorization_code_grant"]}"#;
+
+#[test]
+fn discovery_behind_a_company_ca_trusts_the_given_roots_and_so_do_its_clients() {
+    use opencde_documents::ffi::signin::*;
+    let dir = TempDir::new("tls-discovery");
+    let (cert, origin) = json_origin(&dir, VERSIONS, AUTH);
+    let url = c(&origin.origin());
+    let mut server = std::ptr::null_mut();
+    // Bundled roots: the company CA is unknown.
+    let status = unsafe { ocde_server_discover(url.as_ptr(), &mut server) };
+    assert_eq!(status, OcdeStatus::Network, "{}", last_error());
+    let pem = c(std::str::from_utf8(&cert.cert_pem).unwrap());
+    let status =
+        unsafe { ocde_server_discover_with_roots(url.as_ptr(), pem.as_ptr(), &mut server) };
+    assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
+    assert_eq!(
+        unsafe { text(ocde_server_documents_api_url(server)) }.unwrap(),
+        format!("{}/documents/1.0", origin.origin())
+    );
+    assert_eq!(
+        unsafe { text(ocde_server_token_url(server)) }.unwrap(),
+        "https://127.0.0.1:9/token"
+    );
+    let mut raw = std::ptr::null_mut();
+    assert_eq!(
+        unsafe { ocde_client_new_from_server(server, &mut raw) },
+        OcdeStatus::Ok
+    );
+    unsafe { ocde_server_free(server) };
+    let client = CClient(raw).retries(0, 0);
+    let dest = dir.path().join("f.bin");
+    let status = client.download_to_path(
+        &format!("{}/file", origin.origin()),
+        &dest,
+        -1,
+        &mut Progress::default(),
+    );
+    assert_eq!(
+        status,
+        OcdeStatus::Ok,
+        "the client trusts the same roots: {}",
+        last_error()
+    );
+    assert_eq!(std::fs::read(&dest).unwrap(), b"over tls");
+    let bad = c("-----BEGIN NOTHING-----");
+    assert_eq!(
+        unsafe { ocde_server_discover_with_roots(url.as_ptr(), bad.as_ptr(), &mut server) },
+        OcdeStatus::InvalidArgument
+    );
+}
+
+#[test]
+fn an_https_server_announcing_http_endpoints_is_refused() {
+    use opencde_documents::ffi::signin::*;
+    let http_api = r#"{"versions":[{"api_id":"documents","version_id":"1.0","api_base_url":"http://127.0.0.1:1/documents/1.0"}]}"#;
+    let http_token = r#"{"oauth2_auth_url":"https://127.0.0.1:9/authorize","oauth2_token_url":"http://127.0.0.1:9/token"}"#;
+    for (versions, auth, what) in [
+        (http_api, AUTH, "api_base_url"),
+        (VERSIONS, http_token, "oauth2_token_url"),
+    ] {
+        let dir = TempDir::new("tls-downgrade");
+        let (cert, origin) = json_origin(&dir, versions, auth);
+        let pem = c(std::str::from_utf8(&cert.cert_pem).unwrap());
+        let mut server = 0x1 as *mut OcdeServer;
+        let status = unsafe {
+            ocde_server_discover_with_roots(c(&origin.origin()).as_ptr(), pem.as_ptr(), &mut server)
+        };
+        assert_eq!(status, OcdeStatus::Protocol, "{what}: {}", last_error());
+        let message = last_error();
+        assert!(
+            message.contains(what) && message.contains("plain http"),
+            "{message}"
+        );
+        assert_eq!(server as usize, 0x1);
+    }
+}

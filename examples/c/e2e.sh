@@ -74,6 +74,18 @@ else
     finish
 fi
 
+# Every function the header declares is type-checked by header_check.cpp (and so built as C++).
+every_export_checked() {
+    local f missing=0 n=0
+    for f in $(grep -o 'ocde_[a-z0-9_]*(' "$root/include/opencde_documents.h" | tr -d '(' | sort -u); do
+        n=$((n + 1))
+        grep -q "&$f)" "$here/header_check.cpp" || { echo "    not in header_check.cpp: $f"; missing=1; }
+    done
+    echo "    $n functions in the header"
+    [ "$n" -gt 40 ] && [ "$missing" -eq 0 ]
+}
+check "header_check.cpp type-checks every function of the header" every_export_checked
+
 # ---- Simulator: stdin is a fifo this script holds open on fd 3 ---------------------------------
 ref="$tmp/reference"
 mkfifo "$tmp/sim.stdin"

@@ -168,6 +168,9 @@ size_t header_check_c(void)
     int32_t (*p_server_flow)(const OcdeServer *, const char *) = ocde_server_supports_flow;
     void (*p_server_free)(OcdeServer *) = ocde_server_free;
     OcdeStatus (*p_client_for_server)(const char *, OcdeClient **) = ocde_client_new_for_server;
+    OcdeStatus (*p_discover_roots)(const char *, const char *, OcdeServer **) =
+        ocde_server_discover_with_roots;
+    const char *(*p_client_api_url)(const OcdeClient *) = ocde_client_documents_api_url;
     OcdeStatus (*p_client_from_server)(const OcdeServer *, OcdeClient **) = ocde_client_new_from_server;
     OcdeStatus (*p_set_oauth)(OcdeClient *, const char *, const char *, OcdeTokensFn, void *) =
         ocde_client_set_oauth;
@@ -224,6 +227,7 @@ size_t header_check_c(void)
     sum += (p_server_token_url != NULL) + (p_server_method != NULL) + (p_server_pkce != NULL);
     sum += (p_server_basic != NULL) + (p_server_flow != NULL) + (p_server_free != NULL);
     sum += (p_client_for_server != NULL) + (p_set_oauth != NULL) + (p_set_refresh != NULL);
+    sum += (p_discover_roots != NULL) + (p_client_api_url != NULL);
     sum += (p_client_from_server != NULL);
     sum += (p_sign_in_start != NULL) + (p_sign_in_url != NULL) + (p_sign_in_poll != NULL);
     sum += (p_sign_in_abort != NULL) + (p_sign_in_free != NULL) + (p_current_user != NULL);

@@ -103,6 +103,12 @@ static_assert(same<decltype(&ocde_download_results_free), void (*)(OcdeDownloadR
               "ocde_download_results_free");
 
 // Discovery, sign-in, tokens, current user.
+static_assert(same<decltype(&ocde_server_discover_with_roots),
+                   OcdeStatus (*)(const char *, const char *, OcdeServer **)>(),
+              "ocde_server_discover_with_roots");
+static_assert(same<decltype(&ocde_client_documents_api_url),
+                   const char *(*)(const OcdeClient *)>(),
+              "ocde_client_documents_api_url");
 static_assert(same<decltype(&ocde_server_discover), OcdeStatus (*)(const char *, OcdeServer **)>(),
               "ocde_server_discover");
 static_assert(same<decltype(&ocde_server_documents_api_url),
@@ -278,6 +284,8 @@ std::size_t header_check_cpp()
         reinterpret_cast<void (*)()>(&ocde_server_supports_flow),
         reinterpret_cast<void (*)()>(&ocde_server_free),
         reinterpret_cast<void (*)()>(&ocde_client_new_for_server),
+        reinterpret_cast<void (*)()>(&ocde_server_discover_with_roots),
+        reinterpret_cast<void (*)()>(&ocde_client_documents_api_url),
         reinterpret_cast<void (*)()>(&ocde_client_new_from_server),
         reinterpret_cast<void (*)()>(&ocde_client_set_oauth),
         reinterpret_cast<void (*)()>(&ocde_client_set_refresh_token),

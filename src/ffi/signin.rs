@@ -7,7 +7,7 @@ use super::OcdeStatus;
 use crate::client::Client;
 use crate::error::Error;
 use crate::foundation::{discover, Discovery};
-use crate::http::HttpSettings;
+use crate::http::{parse_pem_certificates, HttpSettings};
 use crate::oauth::{OAuthClient, SignInSession, SignInStatus, TokenSet, DEFAULT_SIGN_IN_EXPIRY};
 use std::ffi::{c_char, c_void, CString};
 use std::ptr;
@@ -18,6 +18,8 @@ use std::time::Duration;
 /// Create with `ocde_server_discover`, free with `ocde_server_free`.
 pub struct OcdeServer {
     discovery: Discovery,
+    /// The roots discovery trusted (PEM), for the clients made from it; `None`: bundled roots.
+    root_certificates_pem: Option<String>,
     documents_api_url: CString,
     auth_url: Option<CString>,
     token_url: Option<CString>,
@@ -41,12 +43,42 @@ pub unsafe extern "C" fn ocde_server_discover(
         let out = out_arg(out_server, "out_server")?;
         let url = str_arg(server_url, "server_url")?;
         let discovery = discover(url, &HttpSettings::default())?;
-        *out = Box::into_raw(Box::new(server_handle(discovery)));
+        *out = Box::into_raw(Box::new(server_handle(discovery, None)));
         Ok(OcdeStatus::Ok)
     })
 }
 
-fn server_handle(discovery: Discovery) -> OcdeServer {
+/// As `ocde_server_discover`, trusting exactly the root certificates of the PEM text
+/// `root_certificates_pem` (a company or test CA) instead of the bundled roots (NULL: bundled).
+/// Clients made from the result with `ocde_client_new_from_server` trust the same roots. The
+/// string is copied.
+///
+/// # Safety
+/// `server_url` and `root_certificates_pem` (if not NULL) are NUL-terminated; `out_server` is
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn ocde_server_discover_with_roots(
+    server_url: *const c_char,
+    root_certificates_pem: *const c_char,
+    out_server: *mut *mut OcdeServer,
+) -> OcdeStatus {
+    guard(|| {
+        let out = out_arg(out_server, "out_server")?;
+        let url = str_arg(server_url, "server_url")?;
+        let pem = opt_str_arg(root_certificates_pem, "root_certificates_pem")?;
+        let settings = HttpSettings {
+            root_certificates: pem
+                .map(|p| parse_pem_certificates(p.as_bytes()).map(Arc::new))
+                .transpose()?,
+            ..HttpSettings::default()
+        };
+        let discovery = discover(url, &settings)?;
+        *out = Box::into_raw(Box::new(server_handle(discovery, pem.map(str::to_string))));
+        Ok(OcdeStatus::Ok)
+    })
+}
+
+fn server_handle(discovery: Discovery, root_certificates_pem: Option<String>) -> OcdeServer {
     let auth = discovery.auth.as_ref();
     OcdeServer {
         documents_api_url: c_string(&discovery.documents_api_url),
@@ -56,6 +88,7 @@ fn server_handle(discovery: Discovery) -> OcdeServer {
             .and_then(|a| a.code_challenge_method.as_deref())
             .map(c_string),
         discovery,
+        root_certificates_pem,
     }
 }
 
@@ -193,14 +226,14 @@ pub unsafe extern "C" fn ocde_client_new_for_server(
         let out = out_arg(out_client, "out_client")?;
         let url = str_arg(server_url, "server_url")?;
         let discovery = discover(url, &HttpSettings::default())?;
-        *out = Box::into_raw(Box::new(OcdeClient::wrap(client_for(discovery)?)));
+        *out = Box::into_raw(Box::new(OcdeClient::wrap(client_for(discovery, None)?)));
         Ok(OcdeStatus::Ok)
     })
 }
 
 /// Creates a client from a discovery result (as `ocde_client_new_for_server` does, without
-/// discovering again). On OK `*out_client` is the caller's (`ocde_client_free`); `server` may be
-/// freed afterwards.
+/// discovering again), trusting the roots the discovery trusted. On OK `*out_client` is the
+/// caller's (`ocde_client_free`); `server` may be freed afterwards.
 ///
 /// # Safety
 /// `server` is live; `out_client` is writable.
@@ -212,13 +245,17 @@ pub unsafe extern "C" fn ocde_client_new_from_server(
     guard(|| {
         let s = handle_arg(server, "server")?;
         let out = out_arg(out_client, "out_client")?;
-        *out = Box::into_raw(Box::new(OcdeClient::wrap(client_for(s.discovery.clone())?)));
+        let client = client_for(s.discovery.clone(), s.root_certificates_pem.as_deref())?;
+        *out = Box::into_raw(Box::new(OcdeClient::wrap(client)));
         Ok(OcdeStatus::Ok)
     })
 }
 
-fn client_for(discovery: Discovery) -> Result<Client, Error> {
+fn client_for(discovery: Discovery, roots_pem: Option<&str>) -> Result<Client, Error> {
     let client = Client::new(&discovery.documents_api_url)?;
+    if let Some(pem) = roots_pem {
+        client.set_root_certificates_pem(Some(pem.as_bytes()))?;
+    }
     client.set_auth_info(discovery.auth, Some(discovery.foundation_url));
     Ok(client)
 }
