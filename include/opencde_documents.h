@@ -632,8 +632,9 @@ enum OcdeStatus ocde_selection_get(const struct OcdeSelection *selection,
 /**
  * Like `ocde_selection_get`, for hosts that want fields added to `OcdeDocument` in later
  * versions: writes at most `struct_size` bytes (pass `sizeof(OcdeDocument)` as compiled by the
- * host). `ocde_selection_get` itself always writes exactly the twelve fields of version 0.1, so
- * hosts compiled against this header stay safe when `OcdeDocument` grows.
+ * host); bytes beyond this version's struct are set to 0 (unknown fields read as 0 / NULL).
+ * `ocde_selection_get` itself always writes exactly the twelve fields of version 0.1, so hosts
+ * compiled against this header stay safe when `OcdeDocument` grows.
  *
  * # Safety
  * `selection` is a live selection; `out_document` points to `struct_size` writable bytes.

@@ -66,12 +66,14 @@ fn get_json(transport: &Transport, url: &Url, what: &str) -> Result<Option<Value
         return Ok(None);
     }
     let body = crate::http::read_json_body(&mut answer, what, &AbortToken::none())?;
-    serde_json::from_slice(&body).map(Some).map_err(|e| {
-        Error::new(
-            ErrorKind::Protocol,
-            format!("{what} from {} is not valid JSON: {e}", describe(url)),
-        )
-    })
+    serde_json::from_slice(crate::models::without_bom(&body))
+        .map(Some)
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Protocol,
+                format!("{what} from {} is not valid JSON: {e}", describe(url)),
+            )
+        })
 }
 
 /// Discovers the Documents API and the sign-in endpoints of the server at `server_url`.
@@ -204,7 +206,7 @@ pub fn parse_auth(v: &Value) -> Result<AuthInfo> {
 
 /// Reads `/foundation/1.0/current-user`.
 pub fn parse_current_user(body: &[u8]) -> Result<CurrentUser> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| {
+    let v: Value = serde_json::from_slice(crate::models::without_bom(body)).map_err(|e| {
         Error::new(
             ErrorKind::Protocol,
             format!("current-user answer is not valid JSON: {e}"),

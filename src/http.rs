@@ -358,17 +358,43 @@ pub fn read_json_body(answer: &mut Answer, what: &str, abort: &AbortToken) -> Re
 /// timeout alone would let a server that drips a byte now and then hold the call for days.
 pub const SMALL_BODY_TOTAL_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// How long the explanation in an error answer may take to arrive.
+const ERROR_BODY_TOTAL_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Reads a small body of at most `limit` bytes, within [`SMALL_BODY_TOTAL_TIMEOUT`] in all, and
 /// stops between reads once `abort` is raised.
 pub fn read_small_body(answer: &mut Answer, limit: u64, abort: &AbortToken) -> Result<Vec<u8>> {
     let url = answer.url.clone();
-    let deadline = Instant::now() + SMALL_BODY_TOTAL_TIMEOUT;
     let mut reader = answer
         .response
         .body_mut()
         .with_config()
         .limit(limit)
         .reader();
+    read_within(&mut reader, &url, abort, SMALL_BODY_TOTAL_TIMEOUT).map_err(|(e, _)| e)
+}
+
+/// The first `limit` bytes of a body (a longer body is cut, not an error), within `total`;
+/// on a failure, the bytes read so far.
+fn read_capped(
+    answer: &mut Answer,
+    limit: u64,
+    total: Duration,
+) -> std::result::Result<Vec<u8>, Vec<u8>> {
+    let url = answer.url.clone();
+    let mut reader = answer.response.body_mut().as_reader().take(limit);
+    read_within(&mut reader, &url, &AbortToken::none(), total).map_err(|(_, partial)| partial)
+}
+
+/// Reads `reader` to its end within `total` (each read is bounded by the stall timeout),
+/// checking `abort` between reads; a failure comes with the bytes read so far.
+fn read_within(
+    reader: &mut dyn Read,
+    url: &Url,
+    abort: &AbortToken,
+    total: Duration,
+) -> std::result::Result<Vec<u8>, (Error, Vec<u8>)> {
+    let deadline = Instant::now() + total;
     let mut body = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
@@ -376,21 +402,22 @@ pub fn read_small_body(answer: &mut Answer, limit: u64, abort: &AbortToken) -> R
             Ok(0) => return Ok(body),
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(map_io_error(&e, &url)),
+            Err(e) => return Err((map_io_error(&e, url), body)),
         };
         body.extend_from_slice(&chunk[..n]);
         if abort.is_aborted() {
-            return Err(aborted());
+            return Err((aborted(), body));
         }
         if Instant::now() >= deadline {
-            return Err(Error::new(
+            let late = Error::new(
                 ErrorKind::Timeout,
                 format!(
                     "{}: the answer took more than {} s to arrive",
-                    describe(&url),
-                    SMALL_BODY_TOTAL_TIMEOUT.as_secs()
+                    describe(url),
+                    total.as_secs()
                 ),
-            ));
+            );
+            return Err((late, body));
         }
     }
 }
@@ -402,14 +429,10 @@ pub fn ensure_success(answer: &mut Answer, what: &str) -> Result<()> {
     if (200..300).contains(&status) {
         return Ok(());
     }
-    let mut body = Vec::new();
-    // The explanation is a courtesy: read at most 4 KiB of it, ignore failures.
-    let _ = answer
-        .response
-        .body_mut()
-        .as_reader()
-        .take(4096)
-        .read_to_end(&mut body);
+    // The explanation is a courtesy: at most 4 KiB of it, within 10 s, failures ignored (a server
+    // dripping its error page must not hold the call).
+    let body =
+        read_capped(answer, 4096, ERROR_BODY_TOTAL_TIMEOUT).unwrap_or_else(|partial| partial);
     let kind = if status == 401 || status == 403 {
         ErrorKind::Unauthorized
     } else {
@@ -450,6 +473,21 @@ fn check_scheme(url: &Url) -> Result<()> {
     }
 }
 
+/// A `Location` value as URL text: ASCII as sent, every other byte percent-encoded as it came
+/// (`caf\xE9` → `caf%E9`, UTF-8 `é` → `%C3%A9`), never replaced by U+FFFD: a presigned storage
+/// URL must reach the storage byte for byte.
+fn location_text(location: &[u8]) -> String {
+    let mut text = String::with_capacity(location.len());
+    for &b in location {
+        if b.is_ascii() {
+            text.push(char::from(b));
+        } else {
+            text.push_str(&format!("%{b:02X}"));
+        }
+    }
+    text
+}
+
 /// Where a redirect `status` from `current` with `location` leads: the `Location` is used as
 /// sent (relative ones resolved against `current`; a non-ASCII byte is percent-encoded, existing
 /// escapes are never decoded); only http(s) targets; https → http refused.
@@ -464,7 +502,7 @@ pub fn redirect_target(current: &Url, status: u16, location: Option<&[u8]>) -> R
         )
         .with_status(status)
     })?;
-    let text = String::from_utf8_lossy(location);
+    let text = location_text(location);
     let next = current.join(text.trim()).map_err(|e| {
         Error::new(
             ErrorKind::Protocol,
@@ -553,6 +591,20 @@ pub fn map_io_error(io: &std::io::Error, url: &Url) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn location_bytes_outside_ascii_are_percent_encoded_not_replaced() {
+        let here = Url::parse("https://cde.example/documents/1.0/d/download").unwrap();
+        let next = redirect_target(
+            &here,
+            302,
+            Some(b"https://s.example/blob/caf\xE9.ifc?sig=a%2Fb"),
+        )
+        .unwrap();
+        assert_eq!(next.as_str(), "https://s.example/blob/caf%E9.ifc?sig=a%2Fb");
+        let utf8 = redirect_target(&here, 302, Some("/blob/é?x=ü".as_bytes())).unwrap();
+        assert_eq!(utf8.as_str(), "https://cde.example/blob/%C3%A9?x=%C3%BC");
+    }
 
     #[test]
     fn aes_128_gcm_is_offered_first_and_nothing_is_dropped() {

@@ -190,7 +190,7 @@ impl SelectedDocuments {
 /// `{"message"}` (Foundation API), `{"errors":{"Message":[..]}}`, `{"detail"}`, `{"error_description"}`,
 /// `{"error"}`, `{"title"}`; otherwise the start of the body as text.
 pub fn error_body_message(body: &[u8]) -> Option<String> {
-    if let Ok(value) = serde_json::from_slice::<Value>(body) {
+    if let Ok(value) = serde_json::from_slice::<Value>(without_bom(body)) {
         for key in [
             "message",
             "Message",
@@ -244,8 +244,14 @@ pub fn clip(s: &str, max: usize) -> String {
     out
 }
 
+/// `body` without a leading UTF-8 byte-order mark (some .NET servers send one; JSON parsers
+/// refuse it).
+pub fn without_bom(body: &[u8]) -> &[u8] {
+    body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body)
+}
+
 fn parse_json(body: &[u8], what: &str) -> Result<Value> {
-    serde_json::from_slice(body).map_err(|e| {
+    serde_json::from_slice(without_bom(body)).map_err(|e| {
         Error::new(
             ErrorKind::Protocol,
             format!("{what} is not valid JSON: {e}"),
@@ -287,6 +293,14 @@ mod tests {
     fn fixture(name: &str) -> SelectedDocuments {
         let body = std::fs::read(format!("{FIXTURES}/{name}")).expect("fixture present");
         SelectedDocuments::parse(&body).expect("fixture parses")
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_json_is_accepted() {
+        let mut body = b"\xEF\xBB\xBF".to_vec();
+        body.extend(std::fs::read(format!("{FIXTURES}/spec-example.json")).unwrap());
+        let sel = SelectedDocuments::parse(&body).expect("BOM then JSON parses");
+        assert_eq!(sel, fixture("spec-example.json"));
     }
 
     #[test]

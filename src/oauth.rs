@@ -101,7 +101,7 @@ pub const MAX_TOKEN_LIFETIME_S: u64 = 10 * 365 * 24 * 3600;
 
 /// Reads a token answer: 200 or 201, `access_token` required, `expires_in` a number or a string.
 pub fn parse_token_response(body: &[u8]) -> Result<TokenSet> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| {
+    let v: Value = serde_json::from_slice(crate::models::without_bom(body)).map_err(|e| {
         Error::new(
             ErrorKind::Protocol,
             format!("token answer is not valid JSON: {e}"),
@@ -181,7 +181,7 @@ pub fn token_request(
     if status == 200 || status == 201 {
         return parse_token_response(&bytes);
     }
-    let code = serde_json::from_slice::<Value>(&bytes)
+    let code = serde_json::from_slice::<Value>(crate::models::without_bom(&bytes))
         .ok()
         .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string));
     let kind = match (status, code.as_deref()) {

@@ -113,8 +113,9 @@ pub fn download_selection(
                         index,
                         received: got,
                         total,
-                        all_received: received.iter().sum(),
-                        all_total: totals.iter().copied().sum(),
+                        // Saturating / checked: declared sizes come from servers (up to 2^63 each).
+                        all_received: received.iter().fold(0u64, |a, b| a.saturating_add(*b)),
+                        all_total: totals.iter().try_fold(0u64, |a, b| a.checked_add((*b)?)),
                     };
                     if !progress(&report) {
                         batch.trigger();

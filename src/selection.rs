@@ -111,9 +111,12 @@ impl SelectionSession {
         )?;
         let response = SelectDocumentsResponse::parse(&answer)?;
         // Never hand a non-http(s) URL from a server to a browser.
-        parse_url(&response.select_documents_url, "select_documents_url")
-            .map_err(|e| Error::new(ErrorKind::Protocol, e.message))?;
-        open_url(&response.select_documents_url)?;
+        // The browser and the host get exactly the URL that was checked (WHATWG-serialised: no
+        // stray whitespace, control characters or backslashes of the raw string survive).
+        let page = parse_url(&response.select_documents_url, "select_documents_url")
+            .map_err(|e| Error::new(ErrorKind::Protocol, e.message))?
+            .to_string();
+        open_url(&page)?;
         let deadline = Instant::now() + options.callback_expires_in;
         let signal = std::sync::Arc::new(AbortSignal::default());
         let fetch_abort = signal.token();
@@ -127,7 +130,7 @@ impl SelectionSession {
             listener: Mutex::new(listener),
             aborter: shared_abort,
             fetch_abort,
-            select_documents_url: response.select_documents_url,
+            select_documents_url: page,
             deadline,
             progress: Mutex::new(Progress {
                 finished: None,

@@ -339,6 +339,47 @@ fn headers_then_silence_fires_the_stall_timeout() {
 }
 
 #[test]
+fn an_error_page_dripped_byte_by_byte_does_not_hold_the_call() {
+    // 404 with a 4 KiB body sent one byte per 300 ms (20 minutes in all, never a stall): the
+    // explanation is a courtesy, read for 10 s at most; the call ends with the 404.
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped = stop.clone();
+    let drip = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut s, _) = server.accept().unwrap();
+        let mut head = [0u8; 4096];
+        let _ = s.read(&mut head);
+        let _ = s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 4096\r\n\r\n");
+        for _ in 0..4096 {
+            if stopped.load(std::sync::atomic::Ordering::SeqCst) || s.write_all(b"x").is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    });
+    let client = CClient::new(&format!("http://127.0.0.1:{port}/documents/1.0"))
+        .timeouts(0, 2000)
+        .retries(0, 0);
+    let dir = TempDir::new("drip-404");
+    let began = Instant::now();
+    let status = client.download_to_path(
+        &format!("http://127.0.0.1:{port}/x"),
+        &dir.path().join("x"),
+        -1,
+        &mut Progress::default(),
+    );
+    let took = began.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(status, OcdeStatus::Http, "{}", last_error());
+    assert_eq!(ocde_last_http_status(), 404);
+    assert!(took < Duration::from_secs(30), "held for {took:?}");
+    assert!(dir.entries().is_empty());
+    drip.join().unwrap();
+}
+
+#[test]
 fn accept_and_never_answer_fires_the_stall_timeout() {
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = silent.local_addr().unwrap().port();

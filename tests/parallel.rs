@@ -361,3 +361,35 @@ fn a_selection_not_yet_polled_to_ok_is_an_invalid_argument() {
     assert_eq!(out as usize, 0x1, "no results written");
     assert!(dir.entries().is_empty());
 }
+
+#[test]
+fn declared_sizes_whose_sum_overflows_make_the_total_unknown_not_a_crash() {
+    // Four documents declaring 9e18 bytes each (a real server declared 1000× its sizes): the sum
+    // does not fit 64 bits. The downloads succeed; `all_total` is -1 until real sizes are known.
+    let documents = docs(4, 1000, None)
+        .into_iter()
+        .map(|d| d.with_declared_size(9_000_000_000_000_000_000))
+        .collect();
+    let (_sim, client, sel, status) = selected(
+        SimConfig {
+            documents,
+            ..Default::default()
+        },
+        None,
+        BrowserChoice::SelectAll,
+    );
+    assert_eq!(status, OcdeStatus::Ok);
+    assert_eq!(sel.document(0).size_in_bytes, 9_000_000_000_000_000_000);
+    let dir = TempDir::new("overflow-total");
+    let mut seen = Seen::default();
+    let (status, results) = run(&client, &sel, &dir, 1, &mut seen);
+    assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
+    assert_eq!(results.count(), 4);
+    assert_eq!(
+        seen.calls[0].4, -1,
+        "the sum of the declared sizes is unknown: {:?}",
+        seen.calls[0]
+    );
+    let last = seen.calls.last().unwrap();
+    assert_eq!((last.3, last.4), (4000, 4000), "the real sizes add up");
+}

@@ -380,8 +380,9 @@ pub unsafe extern "C" fn ocde_selection_get(
 
 /// Like `ocde_selection_get`, for hosts that want fields added to `OcdeDocument` in later
 /// versions: writes at most `struct_size` bytes (pass `sizeof(OcdeDocument)` as compiled by the
-/// host). `ocde_selection_get` itself always writes exactly the twelve fields of version 0.1, so
-/// hosts compiled against this header stay safe when `OcdeDocument` grows.
+/// host); bytes beyond this version's struct are set to 0 (unknown fields read as 0 / NULL).
+/// `ocde_selection_get` itself always writes exactly the twelve fields of version 0.1, so hosts
+/// compiled against this header stay safe when `OcdeDocument` grows.
 ///
 /// # Safety
 /// `selection` is a live selection; `out_document` points to `struct_size` writable bytes.
@@ -398,6 +399,11 @@ pub unsafe extern "C" fn ocde_selection_get_sized(
         let doc = document_at(s, index)?.view();
         let n = struct_size.min(size_of::<OcdeDocument>());
         ptr::copy_nonoverlapping(&doc as *const OcdeDocument as *const u8, out as *mut u8, n);
+        if struct_size > n {
+            // A host compiled against a later, larger OcdeDocument: fields this version does not
+            // know read as 0 / NULL, never as whatever was on the host's stack.
+            ptr::write_bytes((out as *mut u8).add(n), 0, struct_size - n);
+        }
         Ok(OcdeStatus::Ok)
     })
 }
