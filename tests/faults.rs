@@ -104,6 +104,22 @@ fn assert_failed_cleanly(o: &Outcome, status: OcdeStatus, needle: &str) {
     );
 }
 
+/// A document whose first transfer breaks after 100 000 bytes, downloaded over an existing file
+/// with `tweak` applied to the simulator.
+fn broken_once(tweak: impl FnOnce(&mut SimConfig)) -> (Simulator, Outcome) {
+    let (sim, client) = start_sim(vec![doc(Some(Fault::TruncateFirst(100_000)))], tweak);
+    let o = download(&sim, &client, "d", -1);
+    (sim, o)
+}
+
+fn assert_logged(o: &Outcome, needle: &str) {
+    assert!(
+        o.log.iter().any(|m| m.contains(needle)),
+        "{needle:?} not in {:?}",
+        o.log
+    );
+}
+
 fn assert_succeeded(o: &Outcome, sim: &Simulator, id: &str) {
     assert_eq!(o.status, OcdeStatus::Ok, "{}", o.message);
     assert_eq!(o.dest, sim.document(id).unwrap().content, "bytes differ");
@@ -172,8 +188,7 @@ fn retry_after_is_honoured() {
 
 #[test]
 fn a_broken_transfer_resumes_with_range() {
-    let (sim, client) = start_sim(vec![doc(Some(Fault::TruncateFirst(100_000)))], |_| {});
-    let o = download(&sim, &client, "d", -1);
+    let (sim, o) = broken_once(|_| {});
     assert_succeeded(&o, &sim, "d");
     let hits: Vec<_> = sim
         .requests()
@@ -187,11 +202,7 @@ fn a_broken_transfer_resumes_with_range() {
         Some("\"d-v1\""),
         "the resume is guarded by the first answer's ETag"
     );
-    assert!(
-        o.log.iter().any(|m| m.contains("resuming at byte 100000")),
-        "{:?}",
-        o.log
-    );
+    assert_logged(&o, "resuming at byte 100000");
 }
 
 /// The storage requests for the document bytes, in order.
@@ -205,90 +216,53 @@ fn storage_hits(sim: &Simulator) -> Vec<cde_simulator::LoggedRequest> {
 #[test]
 fn without_a_validator_a_broken_transfer_restarts_from_zero() {
     // No ETag, no Last-Modified: bytes from a changed file could not be told apart.
-    let (sim, client) = start_sim(vec![doc(Some(Fault::TruncateFirst(100_000)))], |c| {
-        c.etag_mode = EtagMode::Omitted
-    });
-    let o = download(&sim, &client, "d", -1);
+    let (sim, o) = broken_once(|c| c.etag_mode = EtagMode::Omitted);
     assert_succeeded(&o, &sim, "d");
     let hits = storage_hits(&sim);
     assert_eq!(hits.len(), 2);
     assert_eq!(hits[1].header("Range"), None, "no blind resume");
-    assert!(
-        o.log.iter().any(|m| m.contains("restarting from zero")),
-        "{:?}",
-        o.log
-    );
+    assert_logged(&o, "restarting from zero");
 }
 
 #[test]
 fn a_file_that_changed_between_attempts_is_fetched_whole_again() {
     // The ETag differs on the retry: the server answers If-Range with the whole new file.
-    let (sim, client) = start_sim(vec![doc(Some(Fault::TruncateFirst(100_000)))], |c| {
-        c.etag_mode = EtagMode::ChangesEveryRequest
-    });
-    let o = download(&sim, &client, "d", -1);
+    let (sim, o) = broken_once(|c| c.etag_mode = EtagMode::ChangesEveryRequest);
     assert_succeeded(&o, &sim, "d");
     let hits = storage_hits(&sim);
     assert_eq!(hits[1].header("If-Range"), Some("\"d-v1\""));
-    assert!(
-        o.log
-            .iter()
-            .any(|m| m.contains("restarted the transfer from zero")),
-        "{:?}",
-        o.log
-    );
+    assert_logged(&o, "restarted the transfer from zero");
 }
 
 #[test]
 fn a_206_that_stops_short_of_the_end_fails_cleanly() {
-    let (sim, client) = start_sim(vec![doc(Some(Fault::TruncateFirst(100_000)))], |c| {
-        c.range_mode = RangeMode::ShortPart
-    });
-    let o = download(&sim, &client, "d", -1);
+    let (_sim, o) = broken_once(|c| c.range_mode = RangeMode::ShortPart);
     assert_failed_cleanly(&o, OcdeStatus::Protocol, "the part holds only 100");
 }
 
 #[test]
 fn a_206_of_a_file_of_another_size_fails_cleanly() {
-    let (sim, client) = start_sim(vec![doc(Some(Fault::TruncateFirst(100_000)))], |c| {
-        c.range_mode = RangeMode::OtherTotal
-    });
-    let o = download(&sim, &client, "d", -1);
+    let (_sim, o) = broken_once(|c| c.range_mode = RangeMode::OtherTotal);
     assert_failed_cleanly(&o, OcdeStatus::Protocol, "belongs to a file of");
 }
 
 #[test]
 fn a_200_to_a_range_request_restarts_from_zero() {
-    let (sim, client) = start_sim(vec![doc(Some(Fault::TruncateFirst(100_000)))], |c| {
-        c.range_mode = RangeMode::Ignore
-    });
-    let o = download(&sim, &client, "d", -1);
+    let (sim, o) = broken_once(|c| c.range_mode = RangeMode::Ignore);
     assert_succeeded(&o, &sim, "d");
-    assert!(
-        o.log
-            .iter()
-            .any(|m| m.contains("restarted the transfer from zero")),
-        "{:?}",
-        o.log
-    );
+    assert_logged(&o, "restarted the transfer from zero");
 }
 
 #[test]
 fn a_206_at_the_wrong_offset_fails_cleanly() {
-    let (sim, client) = start_sim(vec![doc(Some(Fault::TruncateFirst(100_000)))], |c| {
-        c.range_mode = RangeMode::WrongStart
-    });
-    let o = download(&sim, &client, "d", -1);
+    let (_sim, o) = broken_once(|c| c.range_mode = RangeMode::WrongStart);
     assert_failed_cleanly(&o, OcdeStatus::Protocol, "resume at byte 100000");
 }
 
 #[test]
 fn any_other_answer_to_a_range_request_fails_cleanly() {
     // 416 to a resume at byte 100000 of a longer document: not a 206 at our length, not a 200.
-    let (sim, client) = start_sim(vec![doc(Some(Fault::TruncateFirst(100_000)))], |c| {
-        c.range_mode = RangeMode::Unsatisfiable
-    });
-    let o = download(&sim, &client, "d", -1);
+    let (sim, o) = broken_once(|c| c.range_mode = RangeMode::Unsatisfiable);
     assert_failed_cleanly(&o, OcdeStatus::Http, "416");
     assert_eq!(o.http_status, 416);
     let storage: Vec<_> = sim
