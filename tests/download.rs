@@ -873,19 +873,7 @@ fn quiet_child_more_paths() {
     );
     assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
     let dir = TempDir::new("quiet-parallel");
-    let d = c(dir.path().to_str().unwrap());
-    let mut results = std::ptr::null_mut();
-    let status = unsafe {
-        ocde_download_selection(
-            client.0,
-            sel.0,
-            d.as_ptr(),
-            2,
-            None,
-            std::ptr::null_mut(),
-            &mut results,
-        )
-    };
+    let (status, results) = download_selection(&client, &sel, dir.path(), 2);
     assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
     unsafe {
         assert_eq!(ocde_download_results_status(results, 0), OcdeStatus::Ok);

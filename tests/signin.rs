@@ -853,19 +853,7 @@ fn a_refresh_on_a_download_worker_is_delivered_on_the_calling_thread() {
     std::thread::sleep(Duration::from_millis(2200)); // the workers' first request refreshes
     let before = tokens.sets.len();
     let dir = TempDir::new("worker-refresh");
-    let d = c(dir.path().to_str().unwrap());
-    let mut results = std::ptr::null_mut();
-    let status = unsafe {
-        opencde_documents::ffi::download::ocde_download_selection(
-            client.0,
-            sel.0,
-            d.as_ptr(),
-            2,
-            None,
-            std::ptr::null_mut(),
-            &mut results,
-        )
-    };
+    let (status, results) = download_selection(&client, &sel, dir.path(), 2);
     unsafe { opencde_documents::ffi::download::ocde_download_results_free(results) };
     assert_eq!(status, OcdeStatus::Ok, "{}", last_error());
     assert_eq!(tokens.sets.len(), before + 1, "one refresh, delivered");

@@ -28,6 +28,30 @@ pub unsafe extern "C" fn collect_log(
     ));
 }
 
+/// `ocde_download_selection` into `dir` with up to `n` transfers and no progress callback; the
+/// status and the results (the caller frees them with `ocde_download_results_free`).
+pub fn download_selection(
+    client: &CClient,
+    sel: &CSelection,
+    dir: &Path,
+    n: u32,
+) -> (OcdeStatus, *mut OcdeDownloadResults) {
+    let d = c(dir.to_str().unwrap());
+    let mut results = std::ptr::null_mut();
+    let status = unsafe {
+        ocde_download_selection(
+            client.0,
+            sel.0,
+            d.as_ptr(),
+            n,
+            None,
+            std::ptr::null_mut(),
+            &mut results,
+        )
+    };
+    (status, results)
+}
+
 /// The thread's `ocde_last_error()`.
 pub fn last_error() -> String {
     unsafe { CStr::from_ptr(ocde_last_error()) }
