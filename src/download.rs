@@ -411,11 +411,7 @@ impl PartFile {
         // Hidden, unique, and recognisable as ours: ".<name>.<random>.ocde-part".
         // At most 80 bytes of the name (on a character boundary): with the decoration the temp
         // name stays far below the 255-byte limit, whatever script the name is in.
-        let mut cut = name.len().min(80);
-        while !name.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        let short = &name[..cut];
+        let short = crate::filename::prefix_within(name, 80);
         let path = dir.join(format!(".{short}.{}.ocde-part", random_hex(6)?));
         let file = OpenOptions::new()
             .write(true)

@@ -64,12 +64,17 @@ fn cap_length(name: &str, max: usize) -> String {
     }
     let (stem, ext) = split_extension(name);
     let ext = if ext.len() <= 16 { ext } else { "" };
-    let mut cut = max - ext.len();
-    while !stem.is_char_boundary(cut) {
+    let stem = prefix_within(stem, max - ext.len()).trim_end_matches(['.', ' ']);
+    format!("{stem}{ext}")
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
+pub fn prefix_within(text: &str, max: usize) -> &str {
+    let mut cut = text.len().min(max);
+    while !text.is_char_boundary(cut) {
         cut -= 1;
     }
-    let stem = stem[..cut].trim_end_matches(['.', ' ']);
-    format!("{stem}{ext}")
+    &text[..cut]
 }
 
 /// Splits "model.ifc" into ("model", ".ifc"); a leading dot is not an extension.
@@ -113,11 +118,7 @@ fn with_counter(name: &str, n: usize) -> String {
     let (stem, ext) = split_extension(name);
     let suffix = format!(" ({n})");
     let room = (MAX_NAME_BYTES + 8).saturating_sub(suffix.len() + ext.len());
-    let mut cut = stem.len().min(room);
-    while !stem.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}{suffix}{ext}", &stem[..cut])
+    format!("{}{suffix}{ext}", prefix_within(stem, room))
 }
 
 #[cfg(test)]

@@ -73,29 +73,33 @@ pub fn download_selection(
             let (tx, abort, next) = (tx.clone(), abort.clone(), &next);
             std::thread::Builder::new()
                 .name("ocde-download".into())
-                .spawn_scoped(scope, move || loop {
+                .spawn_scoped(scope, move || {
                     // Tokens a refresh obtains here belong to the host's call.
                     crate::client::work_for(host);
-                    let index = next.fetch_add(1, Ordering::SeqCst);
-                    if index >= count {
-                        break;
-                    }
-                    let mut relay = |got: u64, total: Option<u64>| {
-                        let _ = tx.send(Event::Progress(index, got, total));
-                        !abort.is_aborted()
-                    };
-                    // A bug in one transfer fails that document, quietly, not the host.
-                    let result = crate::panic_guard::catch(|| {
-                        client
-                            .download_document_with(selection, index, dest_dir, &mut relay, &abort)
-                    })
-                    .unwrap_or_else(|panic| {
-                        Err(crate::Error::new(
+                    loop {
+                        let index = next.fetch_add(1, Ordering::SeqCst);
+                        if index >= count {
+                            break;
+                        }
+                        let mut relay = |got: u64, total: Option<u64>| {
+                            let _ = tx.send(Event::Progress(index, got, total));
+                            !abort.is_aborted()
+                        };
+                        // A bug in one transfer fails that document, quietly, not the host.
+                        let result =
+                            crate::panic_guard::catch(|| {
+                                client.download_document_with(
+                                    selection, index, dest_dir, &mut relay, &abort,
+                                )
+                            })
+                            .unwrap_or_else(|panic| {
+                                Err(crate::Error::new(
                             crate::ErrorKind::Internal,
                             format!("internal error in a download worker (caught panic): {panic}"),
                         ))
-                    });
-                    let _ = tx.send(Event::Done(index, result));
+                            });
+                        let _ = tx.send(Event::Done(index, result));
+                    }
                 })
                 .map(|_| ())
                 .unwrap_or_else(|_| ()); // a worker that could not start leaves its share to the others
